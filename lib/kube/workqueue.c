@@ -1,0 +1,331 @@
+/* One mutex and one condition variable guard everything. Ready keys live in a ring
+ * buffer; `dirty` holds keys that are queued or must be requeued, `active` the keys being
+ * processed, `waiting` maps a delayed key to its heap slot, `failures` counts backoffs. */
+#include "kube/workqueue.h"
+#include "core/error.h"
+#include "core/map.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct wait_item_s {
+  char *key;
+  double at; /* monotonic seconds */
+} wait_item_t;
+
+struct cp_workqueue_s {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  cp_workqueue_opts_t o;
+  char **ring;
+  size_t ring_cap, head, count;
+  cp_map_t dirty, active, waiting, failures;
+  wait_item_t *heap;
+  size_t heap_len, heap_cap;
+  double tokens, last_refill;
+  uint64_t adds, retries;
+  int shutdown;
+};
+
+static double now_mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int cp_workqueue_new(const cp_workqueue_opts_t *opts, cp_workqueue_t **out) {
+  cp_workqueue_t *q = calloc(1, sizeof *q);
+  if (!q)
+    return CP_ENOMEM;
+  q->o = opts ? *opts : (cp_workqueue_opts_t){0};
+  if (q->o.base_delay <= 0)
+    q->o.base_delay = 0.005;
+  if (q->o.max_delay <= 0)
+    q->o.max_delay = 1000;
+  if (q->o.qps <= 0)
+    q->o.qps = 10;
+  if (q->o.burst <= 0)
+    q->o.burst = 100;
+  if (!q->o.max_keys)
+    q->o.max_keys = 1000000;
+  q->tokens = q->o.burst;
+  q->last_refill = now_mono();
+  cp_map_init(&q->dirty);
+  cp_map_init(&q->active);
+  cp_map_init(&q->waiting);
+  cp_map_init(&q->failures);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&q->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&q->mu, NULL);
+  *out = q;
+  return 0;
+}
+
+/* --- ready ring ------------------------------------------------------------------- */
+
+static int ring_push(cp_workqueue_t *q, const char *key) {
+  if (q->count == q->ring_cap) {
+    size_t cap = q->ring_cap ? q->ring_cap * 2 : 64;
+    char **r = malloc(cap * sizeof *r);
+    if (!r)
+      return CP_ENOMEM;
+    for (size_t i = 0; i < q->count; i++)
+      r[i] = q->ring[(q->head + i) % q->ring_cap];
+    free(q->ring);
+    q->ring = r;
+    q->ring_cap = cap;
+    q->head = 0;
+  }
+  char *k = strdup(key);
+  if (!k)
+    return CP_ENOMEM;
+  q->ring[(q->head + q->count) % q->ring_cap] = k;
+  q->count++;
+  return 0;
+}
+
+/* Queues key now (lock held). */
+static int add_locked(cp_workqueue_t *q, const char *key) {
+  if (q->shutdown)
+    return CP_ECANCELED;
+  if (cp_map_has(&q->dirty, key))
+    return 0;
+  if (q->count + q->heap_len >= q->o.max_keys)
+    return CP_ETOOBIG;
+  if (cp_map_put(&q->dirty, key, NULL, NULL) != 0)
+    return CP_ENOMEM;
+  q->adds++;
+  if (cp_map_has(&q->active, key))
+    return 0; /* requeued by done */
+  int rc = ring_push(q, key);
+  if (rc != 0) {
+    cp_map_del(&q->dirty, key);
+    return rc;
+  }
+  pthread_cond_signal(&q->cv);
+  return 0;
+}
+
+/* --- delayed heap ------------------------------------------------------------------- */
+
+static void heap_set(cp_workqueue_t *q, size_t i, wait_item_t it) {
+  q->heap[i] = it;
+  cp_map_put(&q->waiting, it.key, (void *)(uintptr_t)(i + 1), NULL); /* key exists: no alloc */
+}
+
+static void heap_up(cp_workqueue_t *q, size_t i) {
+  wait_item_t it = q->heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (q->heap[p].at <= it.at)
+      break;
+    heap_set(q, i, q->heap[p]);
+    i = p;
+  }
+  heap_set(q, i, it);
+}
+
+static void heap_down(cp_workqueue_t *q, size_t i) {
+  wait_item_t it = q->heap[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= q->heap_len)
+      break;
+    if (c + 1 < q->heap_len && q->heap[c + 1].at < q->heap[c].at)
+      c++;
+    if (q->heap[c].at >= it.at)
+      break;
+    heap_set(q, i, q->heap[c]);
+    i = c;
+  }
+  heap_set(q, i, it);
+}
+
+static int add_after_locked(cp_workqueue_t *q, const char *key, double delay) {
+  if (q->shutdown)
+    return CP_ECANCELED;
+  if (delay <= 0)
+    return add_locked(q, key);
+  double at = now_mono() + delay;
+  uintptr_t slot = (uintptr_t)cp_map_get(&q->waiting, key);
+  if (slot) {
+    if (at < q->heap[slot - 1].at) {
+      q->heap[slot - 1].at = at;
+      heap_up(q, slot - 1);
+    }
+    return 0;
+  }
+  if (q->count + q->heap_len >= q->o.max_keys)
+    return CP_ETOOBIG;
+  if (q->heap_len == q->heap_cap) {
+    size_t cap = q->heap_cap ? q->heap_cap * 2 : 64;
+    wait_item_t *h = realloc(q->heap, cap * sizeof *h);
+    if (!h)
+      return CP_ENOMEM;
+    q->heap = h;
+    q->heap_cap = cap;
+  }
+  char *k = strdup(key);
+  if (!k || cp_map_put(&q->waiting, k, (void *)(uintptr_t)(q->heap_len + 1), NULL) != 0) {
+    free(k);
+    return CP_ENOMEM;
+  }
+  q->heap[q->heap_len++] = (wait_item_t){k, at};
+  heap_up(q, q->heap_len - 1);
+  pthread_cond_broadcast(&q->cv); /* a sleeping worker may need an earlier wake-up */
+  return 0;
+}
+
+/* Moves due delayed keys to the ready ring; returns the next deadline or INFINITY. */
+static double promote_due(cp_workqueue_t *q) {
+  double now = now_mono();
+  while (q->heap_len && q->heap[0].at <= now) {
+    wait_item_t it = q->heap[0];
+    cp_map_del(&q->waiting, it.key);
+    if (--q->heap_len) {
+      q->heap[0] = q->heap[q->heap_len];
+      heap_down(q, 0);
+    }
+    add_locked(q, it.key); /* on ENOMEM the key is lost; the next resync brings it back */
+    free(it.key);
+  }
+  return q->heap_len ? q->heap[0].at : INFINITY;
+}
+
+/* --- public ------------------------------------------------------------------------- */
+
+int cp_workqueue_add(cp_workqueue_t *q, const char *key) {
+  pthread_mutex_lock(&q->mu);
+  int rc = add_locked(q, key);
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+int cp_workqueue_add_after(cp_workqueue_t *q, const char *key, double delay) {
+  pthread_mutex_lock(&q->mu);
+  int rc = add_after_locked(q, key, delay);
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+int cp_workqueue_add_rate_limited(cp_workqueue_t *q, const char *key) {
+  pthread_mutex_lock(&q->mu);
+  uintptr_t fails = (uintptr_t)cp_map_get(&q->failures, key);
+  double backoff = q->o.base_delay * pow(2.0, (double)(fails < 64 ? fails : 64));
+  if (backoff > q->o.max_delay)
+    backoff = q->o.max_delay;
+  int rc = cp_map_put(&q->failures, key, (void *)(fails + 1), NULL);
+  /* Token bucket with reservation: tokens may go negative; the debt is the wait. */
+  double now = now_mono();
+  q->tokens += (now - q->last_refill) * q->o.qps;
+  if (q->tokens > q->o.burst)
+    q->tokens = q->o.burst;
+  q->last_refill = now;
+  q->tokens -= 1;
+  double bucket = q->tokens >= 0 ? 0 : -q->tokens / q->o.qps;
+  q->retries++;
+  if (rc == 0)
+    rc = add_after_locked(q, key, backoff > bucket ? backoff : bucket);
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+void cp_workqueue_forget(cp_workqueue_t *q, const char *key) {
+  pthread_mutex_lock(&q->mu);
+  cp_map_del(&q->failures, key);
+  pthread_mutex_unlock(&q->mu);
+}
+
+unsigned cp_workqueue_failures(cp_workqueue_t *q, const char *key) {
+  pthread_mutex_lock(&q->mu);
+  unsigned n = (unsigned)(uintptr_t)cp_map_get(&q->failures, key);
+  pthread_mutex_unlock(&q->mu);
+  return n;
+}
+
+int cp_workqueue_get(cp_workqueue_t *q, char **key_out) {
+  pthread_mutex_lock(&q->mu);
+  for (;;) {
+    if (q->shutdown) {
+      pthread_mutex_unlock(&q->mu);
+      return CP_ECANCELED;
+    }
+    double next = promote_due(q);
+    if (q->count)
+      break;
+    if (isinf(next)) {
+      pthread_cond_wait(&q->cv, &q->mu);
+    } else {
+      struct timespec ts;
+      ts.tv_sec = (time_t)next;
+      ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
+      int rc = pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+      (void)rc; /* ETIMEDOUT or a wake-up: loop and look again */
+    }
+  }
+  char *key = q->ring[q->head];
+  q->head = (q->head + 1) % q->ring_cap;
+  q->count--;
+  cp_map_del(&q->dirty, key);
+  if (cp_map_put(&q->active, key, NULL, NULL) != 0) {
+    /* Cannot track it: put it back and report, rather than hand out an untracked key. */
+    q->head = (q->head + q->ring_cap - 1) % q->ring_cap;
+    q->count++;
+    cp_map_put(&q->dirty, key, NULL, NULL);
+    pthread_mutex_unlock(&q->mu);
+    return CP_ENOMEM;
+  }
+  pthread_mutex_unlock(&q->mu);
+  *key_out = key;
+  return 0;
+}
+
+void cp_workqueue_done(cp_workqueue_t *q, const char *key) {
+  pthread_mutex_lock(&q->mu);
+  cp_map_del(&q->active, key);
+  if (cp_map_has(&q->dirty, key) && !q->shutdown && ring_push(q, key) == 0)
+    pthread_cond_signal(&q->cv);
+  pthread_mutex_unlock(&q->mu);
+}
+
+void cp_workqueue_shutdown(cp_workqueue_t *q) {
+  pthread_mutex_lock(&q->mu);
+  q->shutdown = 1;
+  pthread_cond_broadcast(&q->cv);
+  pthread_mutex_unlock(&q->mu);
+}
+
+void cp_workqueue_stats(cp_workqueue_t *q, cp_workqueue_stats_t *st) {
+  pthread_mutex_lock(&q->mu);
+  st->depth = q->count;
+  st->waiting = q->heap_len;
+  st->active = q->active.len;
+  st->adds = q->adds;
+  st->retries = q->retries;
+  pthread_mutex_unlock(&q->mu);
+}
+
+void cp_workqueue_free(cp_workqueue_t *q) {
+  if (!q)
+    return;
+  for (size_t i = 0; i < q->count; i++)
+    free(q->ring[(q->head + i) % q->ring_cap]);
+  free(q->ring);
+  for (size_t i = 0; i < q->heap_len; i++)
+    free(q->heap[i].key);
+  free(q->heap);
+  cp_map_free(&q->dirty, NULL);
+  cp_map_free(&q->active, NULL);
+  cp_map_free(&q->waiting, NULL);
+  cp_map_free(&q->failures, NULL);
+  pthread_cond_destroy(&q->cv);
+  pthread_mutex_destroy(&q->mu);
+  free(q);
+}
