@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The local control plane is the real thing: the pinned server version answers, kwok nodes
+# are Ready, a Pod is scheduled and becomes Running, and Pod Security `restricted` is
+# enforced by the apiserver's admission. Run through `hack/local-cluster exec`.
+set -euo pipefail
+fail() { echo "FAIL: $*" >&2; exit 1; }
+src=${CP_SOURCE_DIR:?}
+. "$src/hack/versions.env"
+ns=e2e-cluster-$$
+psa=e2e-psa-$$
+trap 'kubectl delete ns $ns $psa --wait=false >/dev/null 2>&1 || true' EXIT
+
+echo "server version is $KUBE_VERSION"
+v=$(kubectl version -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')
+[ "$v" = "$KUBE_VERSION" ] || fail "server reports $v, expected $KUBE_VERSION"
+
+echo "kwok nodes are Ready"
+ready=$(kubectl get nodes -l type=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True || true)
+[ "$ready" -ge 1 ] || fail "no Ready kwok node"
+
+echo "a Pod becomes Running"
+kubectl create ns "$ns" >/dev/null
+kubectl -n "$ns" run web --image=registry.invalid/web:1 --restart=Never >/dev/null
+kubectl -n "$ns" wait --for=jsonpath='{.status.phase}'=Running pod/web --timeout=90s >/dev/null ||
+  fail "pod did not become Running: $(kubectl -n "$ns" get pod web -o wide 2>&1)"
+node=$(kubectl -n "$ns" get pod web -o jsonpath='{.spec.nodeName}')
+case "$node" in kwok-node-*) ;; *) fail "pod scheduled on '$node', expected a kwok node" ;; esac
+
+echo "Pod Security restricted is enforced"
+kubectl create ns "$psa" >/dev/null
+kubectl label ns "$psa" pod-security.kubernetes.io/enforce=restricted >/dev/null
+if out=$(kubectl -n "$psa" run bad --image=registry.invalid/web:1 --restart=Never 2>&1); then
+  fail "a pod violating restricted was admitted"
+fi
+echo "$out" | grep -q 'violates PodSecurity "restricted' || fail "unexpected refusal: $out"
+echo "ok"
