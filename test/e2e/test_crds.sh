@@ -123,9 +123,9 @@ expect_accepted "good-userruntime.yaml (alice)" "$data/good-userruntime.yaml"
 expect_field ur/alice '{.spec.user}' alice
 expect_field ur/alice '{.spec.state}' Running
 expect_field ur/alice '{.spec.profile}' default
-expect_field ur/alice '{.spec.storage.size}' 10Gi
+expect_field ur/alice '{.spec.storage.size}' ''   # unset: the profile decides
 expect_field ur/alice '{.spec.storage.retainOnDelete}' true
-expect_field ur/alice '{.spec.idleTimeout}' 1h
+expect_field ur/alice '{.spec.idleTimeout}' ''    # unset: the profile decides
 expect_field ur/alice '{.spec.env[1].name}' TZ
 
 expect_accepted "good-userruntime-full.yaml (bob)" "$data/good-userruntime-full.yaml"
