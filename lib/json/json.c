@@ -61,3 +61,30 @@ cJSON *cp_json_child_object(cJSON *obj, const char *key) {
   c = cJSON_CreateObject();
   return cp_json_set(obj, key, c) == 0 ? c : NULL;
 }
+
+int cp_json_contains(const cJSON *have, const cJSON *want) {
+  if (!want)
+    return 1;
+  if (!have)
+    return 0;
+  if (cJSON_IsObject(want)) {
+    if (!cJSON_IsObject(have))
+      return 0;
+    const cJSON *w;
+    cJSON_ArrayForEach(w, want) {
+      if (!cp_json_contains(cJSON_GetObjectItemCaseSensitive(have, w->string), w))
+        return 0;
+    }
+    return 1;
+  }
+  if (cJSON_IsArray(want)) {
+    if (!cJSON_IsArray(have) || cJSON_GetArraySize(have) != cJSON_GetArraySize(want))
+      return 0;
+    const cJSON *h = have->child, *w = want->child;
+    for (; w; w = w->next, h = h->next)
+      if (!cp_json_contains(h, w))
+        return 0;
+    return 1;
+  }
+  return cJSON_Compare(have, want, 1);
+}

@@ -30,4 +30,10 @@ int cp_json_set(cJSON *obj, const char *key, cJSON *value);
  * an empty object. NULL only on ENOMEM. */
 cJSON *cp_json_child_object(cJSON *obj, const char *key);
 
+/* Returns 1 if every field of want is present in have with the same value: objects
+ * recursively (extra members in have are fine: the server adds defaults), arrays element
+ * by element with equal length, scalars by value. This is how a controller tells that an
+ * object it would apply is already in place, so a steady state writes nothing. */
+int cp_json_contains(const cJSON *have, const cJSON *want);
+
 #endif

@@ -52,11 +52,33 @@ static void set_replaces_and_child_object_creates(void **state) {
   cJSON_Delete(o);
 }
 
+static void contains_ignores_server_defaults_but_not_changes(void **state) {
+  (void)state;
+  cJSON *have = cJSON_Parse("{\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"10.96.0.9\","
+                            "\"ports\":[{\"port\":18789,\"protocol\":\"TCP\"}]}}");
+  cJSON *same = cJSON_Parse("{\"spec\":{\"ports\":[{\"port\":18789}]}}");
+  cJSON *port = cJSON_Parse("{\"spec\":{\"ports\":[{\"port\":80}]}}");
+  cJSON *more = cJSON_Parse("{\"spec\":{\"ports\":[{\"port\":18789},{\"port\":80}]}}");
+  cJSON *missing = cJSON_Parse("{\"spec\":{\"selector\":{\"a\":\"b\"}}}");
+  assert_true(cp_json_contains(have, same));
+  assert_false(cp_json_contains(have, port));
+  assert_false(cp_json_contains(have, more));
+  assert_false(cp_json_contains(have, missing));
+  assert_false(cp_json_contains(NULL, same));
+  assert_true(cp_json_contains(have, NULL));
+  cJSON_Delete(have);
+  cJSON_Delete(same);
+  cJSON_Delete(port);
+  cJSON_Delete(more);
+  cJSON_Delete(missing);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(getv_walks_keys_with_dots),
       cmocka_unit_test(parse_refuses_oversize_and_garbage),
       cmocka_unit_test(set_replaces_and_child_object_creates),
+      cmocka_unit_test(contains_ignores_server_defaults_but_not_changes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
