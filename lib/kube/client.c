@@ -1,0 +1,946 @@
+/* One libcurl easy handle per client, one generic call (perform) underneath everything.
+ *
+ * perform() builds the URL and headers, takes a token from the optional client-side
+ * bucket, runs the transfer and turns the outcome into 0 or a CP_E* code plus a
+ * cp_status_t. The response body goes either into a capped cp_buf_t or, for 2xx answers to
+ * a streaming call (watch), to a sink; error bodies always go to the buffer so the Status
+ * can be read. Options that differ between calls (method, body, headers, timeouts, size
+ * cap, callbacks) are set on every call; everything else once in cp_kube_client_new.
+ *
+ * tls_server_name: libcurl has no SNI override, so the URL carries tls_server_name as its
+ * host (SNI and certificate check use it), CURLOPT_CONNECT_TO sends the connection to the
+ * real host, and an explicit Host header keeps the HTTP authority what the kubeconfig said.
+ */
+#include "kube/client.h"
+#include "core/error.h"
+#include "json/json.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_TIMEOUT_MS 30000L
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define DEFAULT_MAX_BODY ((size_t)64 << 20)
+#define DEFAULT_USER_AGENT "clawplane/0.1"
+#define DEFAULT_MAX_RETRIES 3
+#define MAX_RETRY_WAIT_S 10L
+#define MAX_TOKEN_FILE 65536
+#define MAX_URL 65536
+
+struct cp_kube_client_s {
+  CURL *curl;
+  char *base;                    /* scheme://host[:port][/prefix], no trailing '/' */
+  struct curl_slist *connect_to; /* tls_server_name:port:host:port, or NULL */
+  char *host_header;             /* "Host: ..." with tls_server_name, or NULL */
+  char *token;                   /* bearer token in use, or NULL; wiped on change */
+  char *token_file;              /* re-read on rotation, or NULL */
+  struct stat token_stat;        /* of token_file when token was read */
+  char *user_agent;
+  char *field_manager;
+  long timeout_ms;
+  size_t max_body;
+  int max_retries;
+  double qps, tokens, last; /* token bucket; last = monotonic seconds of last refill */
+  int burst;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- small utilities ---- */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int cp__kube_sleep_ms(long ms, atomic_bool *stop) {
+  while (ms > 0) {
+    if (stop && atomic_load(stop))
+      return CP_ECANCELED;
+    long slice = ms > 100 ? 100 : ms;
+    struct timespec ts = {0, slice * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    ms -= slice;
+  }
+  return 0;
+}
+
+static void wipe_free(char *s) {
+  if (s) {
+    explicit_bzero(s, strlen(s));
+    free(s);
+  }
+}
+
+/* Copies at most dstlen-1 bytes of src[0..len) into dst, never cutting a UTF-8 sequence,
+ * turning control bytes into spaces, and trimming trailing spaces. */
+static void copy_text(char *dst, size_t dstlen, const char *src, size_t len) {
+  size_t n = len < dstlen - 1 ? len : dstlen - 1;
+  if (n < len)
+    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+      n--;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)src[i];
+    dst[i] = (char)(ch < 0x20 || ch == 0x7f ? ' ' : ch);
+  }
+  while (n > 0 && dst[n - 1] == ' ')
+    n--;
+  dst[n] = '\0';
+}
+
+static void status_msg(cp_status_t *st, long http_code, const char *msg) {
+  if (!st)
+    return;
+  memset(st, 0, sizeof *st);
+  st->http_code = http_code;
+  copy_text(st->message, sizeof st->message, msg, strlen(msg));
+}
+
+/* ---- pure helpers ---- */
+
+int cp_kube_http_error(long code) {
+  if (code >= 200 && code < 300)
+    return 0;
+  switch (code) {
+  case 400:
+    return CP_EBADREQUEST;
+  case 401:
+    return CP_EUNAUTHORIZED;
+  case 403:
+    return CP_EFORBIDDEN;
+  case 404:
+    return CP_ENOTFOUND;
+  case 409:
+    return CP_ECONFLICT;
+  case 410:
+    return CP_EGONE;
+  case 422:
+    return CP_EINVALID;
+  case 429:
+    return CP_ETHROTTLED;
+  default:
+    return code >= 500 && code < 600 ? CP_EUNAVAILABLE : CP_EHTTP;
+  }
+}
+
+static int curl_error(CURLcode rc) {
+  switch (rc) {
+  case CURLE_OPERATION_TIMEDOUT:
+    return CP_ETIMEOUT;
+  case CURLE_COULDNT_RESOLVE_PROXY:
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_CONNECT:
+    return CP_ECONNECT;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_CLIENTCERT:
+  case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED:
+  case CURLE_SSL_ENGINE_INITFAILED:
+    return CP_ETLS;
+  case CURLE_FILESIZE_EXCEEDED:
+    return CP_ETOOBIG;
+  case CURLE_OUT_OF_MEMORY:
+    return CP_ENOMEM;
+  case CURLE_ABORTED_BY_CALLBACK:
+    return CP_ECANCELED;
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_URL_MALFORMAT:
+    return CP_ECONFIG;
+  default:
+    return CP_EIO;
+  }
+}
+
+void cp_kube_status_from_json(cp_status_t *st, long http_code, const cJSON *status) {
+  memset(st, 0, sizeof *st);
+  const cJSON *code = cp_json_getv(status, "code", NULL);
+  st->http_code = http_code == 0 && cJSON_IsNumber(code) ? (long)code->valuedouble : http_code;
+  const char *s = cp_json_strv(status, "reason", NULL);
+  if (s)
+    copy_text(st->reason, sizeof st->reason, s, strlen(s));
+  if ((s = cp_json_strv(status, "message", NULL)) != NULL)
+    copy_text(st->message, sizeof st->message, s, strlen(s));
+  const cJSON *ra = cp_json_getv(status, "details", "retryAfterSeconds", NULL);
+  if (cJSON_IsNumber(ra) && ra->valuedouble > 0)
+    st->retry_after = ra->valuedouble > 86400 ? 86400 : (long)ra->valuedouble;
+}
+
+void cp_kube_status_from_body(cp_status_t *st, long http_code, const char *body, size_t len) {
+  cJSON *j = NULL;
+  if (body && len && cp_json_parse(body, len, len, &j) == 0 && cJSON_IsObject(j) &&
+      (cp_json_strv(j, "reason", NULL) || cp_json_strv(j, "message", NULL))) {
+    cp_kube_status_from_json(st, http_code, j);
+  } else {
+    memset(st, 0, sizeof *st);
+    st->http_code = http_code;
+    if (body)
+      copy_text(st->message, sizeof st->message, body, len);
+  }
+  cJSON_Delete(j);
+}
+
+long cp_kube_parse_retry_after(const char *v, time_t now) {
+  if (!v)
+    return 0;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  if (*v >= '0' && *v <= '9') {
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+      end++;
+    if (*end)
+      return 0;
+    return errno == ERANGE || n > 86400 ? 86400 : (long)n;
+  }
+  time_t t = curl_getdate(v, NULL);
+  if (t == (time_t)-1 || t <= now)
+    return 0;
+  return t - now > 86400 ? 86400 : (long)(t - now);
+}
+
+/* Escapes s and appends it. curl_easy_escape ignores its handle since 7.82. */
+static int append_escaped(cp_buf_t *b, const char *s) {
+  char *e = curl_easy_escape(NULL, s, 0);
+  if (!e)
+    return CP_ENOMEM;
+  int r = cp_buf_puts(b, e);
+  curl_free(e);
+  return r;
+}
+
+int cp_kube_path(cp_buf_t *out, const cp_gvr_t *gvr, const char *ns, const char *name,
+                 const char *subresource) {
+  if (!gvr || !gvr->version || !gvr->resource || !*gvr->version || !*gvr->resource)
+    return CP_EINVAL;
+  if (ns && *ns && !gvr->namespaced)
+    return CP_EINVAL;
+  if (name && (!*name || !strcmp(name, ".") || !strcmp(name, "..")))
+    return CP_EINVAL;
+  if (subresource && (!name || !*subresource || strchr(subresource, '/')))
+    return CP_EINVAL;
+  bool core = !gvr->group || !*gvr->group;
+  int r = cp_buf_puts(out, core ? "/api/" : "/apis/");
+  if (!r && !core)
+    r = append_escaped(out, gvr->group);
+  if (!r && !core)
+    r = cp_buf_puts(out, "/");
+  if (!r)
+    r = append_escaped(out, gvr->version);
+  if (!r && ns && *ns)
+    r = cp_buf_puts(out, "/namespaces/");
+  if (!r && ns && *ns)
+    r = append_escaped(out, ns);
+  if (!r)
+    r = cp_buf_puts(out, "/");
+  if (!r)
+    r = append_escaped(out, gvr->resource);
+  if (!r && name)
+    r = cp_buf_puts(out, "/");
+  if (!r && name)
+    r = append_escaped(out, name);
+  if (!r && subresource)
+    r = cp_buf_puts(out, "/");
+  if (!r && subresource)
+    r = append_escaped(out, subresource);
+  return r;
+}
+
+int cp_kube_query_add(cp_buf_t *q, const char *key, const char *value) {
+  if (!value)
+    return 0;
+  int r = q->len ? cp_buf_puts(q, "&") : 0;
+  if (!r)
+    r = cp_buf_puts(q, key);
+  if (!r)
+    r = cp_buf_puts(q, "=");
+  if (!r)
+    r = append_escaped(q, value);
+  return r;
+}
+
+/* ---- client setup ---- */
+
+static char *join3(const char *a, const char *b, const char *c) {
+  size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+  char *s = malloc(la + lb + lc + 1);
+  if (s) {
+    memcpy(s, a, la);
+    memcpy(s + la, b, lb);
+    memcpy(s + la + lb, c, lc + 1);
+  }
+  return s;
+}
+
+/* Sets c->base, and with tls_server_name c->connect_to and c->host_header. */
+static int setup_server(cp_kube_client_t *c, const cp_kubeconfig_t *cfg) {
+  CURLU *u = curl_url();
+  char *host = NULL, *port = NULL, *given_port = NULL, *url = NULL, *entry = NULL;
+  int r = CP_ENOMEM;
+  if (!u)
+    goto out;
+  r = CP_ECONFIG;
+  if (curl_url_set(u, CURLUPART_URL, cfg->server, 0) != CURLUE_OK)
+    goto out;
+  if (cfg->tls_server_name && *cfg->tls_server_name) {
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+      goto out;
+    r = CP_ENOMEM;
+    size_t n = strlen(cfg->tls_server_name) + 2 * strlen(port) + strlen(host) + 4;
+    if (!(entry = malloc(n)))
+      goto out;
+    snprintf(entry, n, "%s:%s:%s:%s", cfg->tls_server_name, port, host, port);
+    struct curl_slist *l = curl_slist_append(NULL, entry);
+    if (!l)
+      goto out;
+    c->connect_to = l;
+    bool has_port = curl_url_get(u, CURLUPART_PORT, &given_port, 0) == CURLUE_OK;
+    c->host_header = join3("Host: ", host, "");
+    if (c->host_header && has_port) {
+      char *h = join3(c->host_header, ":", given_port);
+      free(c->host_header);
+      c->host_header = h;
+    }
+    if (!c->host_header)
+      goto out;
+    r = CP_ECONFIG;
+    if (curl_url_set(u, CURLUPART_HOST, cfg->tls_server_name, 0) != CURLUE_OK)
+      goto out;
+  }
+  r = CP_ECONFIG;
+  if (curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK)
+    goto out;
+  size_t len = strlen(url);
+  while (len > 0 && url[len - 1] == '/')
+    len--;
+  r = CP_ENOMEM;
+  if (!(c->base = strndup(url, len)))
+    goto out;
+  r = 0;
+out:
+  curl_free(host);
+  curl_free(port);
+  curl_free(given_port);
+  curl_free(url);
+  free(entry);
+  curl_url_cleanup(u);
+  return r;
+}
+
+static bool set_blob(CURL *h, CURLoption opt, const cp_blob_t *b) {
+  if (!b->data)
+    return true;
+  struct curl_blob blob = {b->data, b->len, CURL_BLOB_COPY};
+  return curl_easy_setopt(h, opt, &blob) == CURLE_OK;
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *ud);
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un);
+
+int cp_kube_client_new(const cp_kubeconfig_t *cfg, const cp_kube_client_opts_t *opts,
+                       cp_kube_client_t **out) {
+  static const cp_kube_client_opts_t defaults = {0};
+  if (!cfg || !cfg->server || !out)
+    return CP_EINVAL;
+  if (!opts)
+    opts = &defaults;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) /* thread-safe since 7.84 */
+    return CP_EINTERNAL;
+  cp_kube_client_t *c = calloc(1, sizeof *c);
+  if (!c)
+    return CP_ENOMEM;
+  int r = CP_ENOMEM;
+  c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+  c->max_body = opts->max_body ? opts->max_body : DEFAULT_MAX_BODY;
+  c->max_retries = opts->max_retries == 0  ? DEFAULT_MAX_RETRIES
+                   : opts->max_retries < 0 ? 0
+                                           : opts->max_retries;
+  c->qps = opts->qps > 0 ? opts->qps : 0;
+  c->burst = opts->burst > 0 ? opts->burst : 1;
+  c->tokens = c->burst;
+  c->last = now_s();
+  if (!(c->curl = curl_easy_init()) ||
+      !(c->user_agent = strdup(opts->user_agent ? opts->user_agent : DEFAULT_USER_AGENT)) ||
+      (opts->field_manager && !(c->field_manager = strdup(opts->field_manager))) ||
+      (cfg->token && !(c->token = strdup(cfg->token))) ||
+      (cfg->token_file && !(c->token_file = strdup(cfg->token_file))))
+    goto fail;
+  if ((r = setup_server(c, cfg)) != 0)
+    goto fail;
+
+  CURL *h = c->curl;
+  long connect_ms =
+      opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+  bool ok = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L) == CURLE_OK;
+#if LIBCURL_VERSION_NUM >= 0x075500
+  ok = ok && curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+#endif
+  ok = ok && curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK;
+  ok = ok && set_blob(h, CURLOPT_CAINFO_BLOB, &cfg->ca);
+  ok = ok && set_blob(h, CURLOPT_SSLCERT_BLOB, &cfg->client_cert);
+  ok = ok && set_blob(h, CURLOPT_SSLKEY_BLOB, &cfg->client_key);
+  ok = ok && curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM") == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM") == CURLE_OK;
+  if (cfg->insecure_skip_tls_verify) {
+    ok = ok && curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L) == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L) == CURLE_OK;
+  }
+  if (c->connect_to)
+    ok = ok && curl_easy_setopt(h, CURLOPT_CONNECT_TO, c->connect_to) == CURLE_OK;
+  if (!ok) {
+    r = CP_ECONFIG;
+    goto fail;
+  }
+  *out = c;
+  return 0;
+fail:
+  cp_kube_client_free(c);
+  return r;
+}
+
+void cp_kube_client_free(cp_kube_client_t *c) {
+  if (!c)
+    return;
+  curl_easy_cleanup(c->curl);
+  curl_slist_free_all(c->connect_to);
+  free(c->base);
+  free(c->host_header);
+  wipe_free(c->token);
+  free(c->token_file);
+  free(c->user_agent);
+  free(c->field_manager);
+  free(c);
+}
+
+/* ---- authentication ---- */
+
+/* Re-reads token_file when it changed since the last read. A failed read keeps the token
+ * we have; with none at all the request cannot be authenticated: CP_ECONFIG. */
+static int refresh_token(cp_kube_client_t *c, cp_status_t *st) {
+  struct stat sb;
+  if (!c->token_file)
+    return 0;
+  if (stat(c->token_file, &sb) == 0 && c->token && sb.st_ino == c->token_stat.st_ino &&
+      sb.st_size == c->token_stat.st_size && sb.st_mtim.tv_sec == c->token_stat.st_mtim.tv_sec &&
+      sb.st_mtim.tv_nsec == c->token_stat.st_mtim.tv_nsec)
+    return 0;
+  char buf[MAX_TOKEN_FILE];
+  ssize_t n = -1;
+  int fd = open(c->token_file, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size < (off_t)sizeof buf) {
+    size_t got = 0;
+    while (got < sizeof buf - 1 && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
+      got += (size_t)n;
+    n = n < 0 ? -1 : (ssize_t)got;
+  }
+  if (fd >= 0)
+    close(fd);
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+    n--;
+  char *tok = n > 0 ? strndup(buf, (size_t)n) : NULL;
+  explicit_bzero(buf, sizeof buf);
+  if (tok) {
+    wipe_free(c->token);
+    c->token = tok;
+    c->token_stat = sb;
+    return 0;
+  }
+  if (c->token)
+    return 0;
+  status_msg(st, 0, "bearer token file is unreadable or empty");
+  return CP_ECONFIG;
+}
+
+/* ---- the transfer ---- */
+
+typedef struct call_s {
+  const char *method;
+  const char *path;
+  const char *query;
+  const char *content_type;
+  const char *body;
+  long timeout_ms;
+  curl_off_t max_size;   /* declared-size cap (CURLOPT_MAXFILESIZE_LARGE); 0 = none */
+  cp__kube_sink_fn sink; /* NULL: 2xx bodies go to the buffer too */
+  void *sink_ud;
+  atomic_bool *stop;
+} call_t;
+
+typedef struct xfer_s {
+  cp_kube_client_t *c;
+  const call_t *call;
+  cp_buf_t *body;
+  long code; /* response code, read at the first body byte */
+  int err;   /* why a callback aborted the transfer */
+} xfer_t;
+
+static size_t on_write(char *p, size_t size, size_t n, void *ud) {
+  xfer_t *x = ud;
+  size_t len = size * n;
+  if (x->code == 0)
+    curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &x->code);
+  int r = x->call->sink && x->code >= 200 && x->code < 300 ? x->call->sink(x->call->sink_ud, p, len)
+                                                           : cp_buf_append(x->body, p, len);
+  if (r) {
+    x->err = r;
+    return len ? 0 : 1; /* anything but len aborts */
+  }
+  return len;
+}
+
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+  (void)dt, (void)dn, (void)ut, (void)un;
+  xfer_t *x = ud;
+  return x->call->stop && atomic_load(x->call->stop) ? 1 : 0;
+}
+
+/* Waits for a token from the client-side bucket. */
+static void throttle(cp_kube_client_t *c) {
+  if (c->qps <= 0)
+    return;
+  double now = now_s();
+  c->tokens += (now - c->last) * c->qps;
+  if (c->tokens > c->burst)
+    c->tokens = c->burst;
+  c->last = now;
+  if (c->tokens >= 1) {
+    c->tokens -= 1;
+    return;
+  }
+  double wait = (1 - c->tokens) / c->qps;
+  cp__kube_sleep_ms((long)(wait * 1000) + 1, NULL);
+  c->tokens = 0;
+  c->last = now + wait;
+}
+
+static int build_headers(cp_kube_client_t *c, const char *content_type, struct curl_slist **out) {
+  struct curl_slist *l = NULL, *t;
+  char *ct = NULL, *auth = NULL;
+  int r = CP_ENOMEM;
+  if (!(t = curl_slist_append(l, "Accept: application/json")))
+    goto out;
+  l = t;
+  if (!(t = curl_slist_append(l, "Expect:"))) /* no 100-continue round trip */
+    goto out;
+  l = t;
+  if (content_type) {
+    if (!(ct = join3("Content-Type: ", content_type, "")) || !(t = curl_slist_append(l, ct)))
+      goto out;
+    l = t;
+  }
+  if (c->host_header) {
+    if (!(t = curl_slist_append(l, c->host_header)))
+      goto out;
+    l = t;
+  }
+  if (c->token) {
+    if (!(auth = join3("Authorization: Bearer ", c->token, "")) ||
+        !(t = curl_slist_append(l, auth)))
+      goto out;
+    l = t;
+  }
+  *out = l;
+  l = NULL;
+  r = 0;
+out:
+  free(ct);
+  wipe_free(auth);
+  for (t = l; t; t = t->next)
+    explicit_bzero(t->data, strlen(t->data));
+  curl_slist_free_all(l);
+  return r;
+}
+
+static void free_headers(struct curl_slist *l) {
+  for (struct curl_slist *t = l; t; t = t->next)
+    explicit_bzero(t->data, strlen(t->data));
+  curl_slist_free_all(l);
+}
+
+/* Runs one call with retries; resp receives the body (for 2xx only when not streaming).
+ * On failure st is filled; on success it is zeroed. */
+static int perform(cp_kube_client_t *c, const call_t *k, cp_buf_t *resp, cp_status_t *st) {
+  cp_status_t scratch;
+  cp_status_t *s = st ? st : &scratch;
+  struct curl_slist *headers = NULL;
+  cp_buf_t url;
+  cp_buf_init(&url, MAX_URL);
+  int r = refresh_token(c, st);
+  if (r)
+    goto out;
+  r = cp_buf_puts(&url, c->base);
+  if (!r)
+    r = cp_buf_puts(&url, k->path);
+  if (!r && k->query && *k->query)
+    r = cp_buf_puts(&url, "?");
+  if (!r && k->query && *k->query)
+    r = cp_buf_puts(&url, k->query);
+  if (!r)
+    r = build_headers(c, k->body ? k->content_type : NULL, &headers);
+  if (r) {
+    status_msg(st, 0, r == CP_ETOOBIG ? "request URL too long" : "out of memory");
+    goto out;
+  }
+
+  CURL *h = c->curl;
+  bool post = k->body != NULL;
+  bool ok = curl_easy_setopt(h, CURLOPT_URL, url.data) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) == CURLE_OK;
+  if (post) {
+    ok = ok &&
+         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(k->body)) == CURLE_OK;
+    ok = ok && curl_easy_setopt(h, CURLOPT_POSTFIELDS, k->body) == CURLE_OK;
+  } else {
+    ok = ok && curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+  }
+  const char *custom = strcmp(k->method, post ? "POST" : "GET") ? k->method : NULL;
+  ok = ok && curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, k->timeout_ms) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, k->max_size) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_NOPROGRESS, k->stop ? 0L : 1L) == CURLE_OK;
+  if (!ok) {
+    r = CP_EINTERNAL;
+    status_msg(st, 0, "cannot configure the transfer");
+    goto out;
+  }
+
+  for (int attempt = 0;; attempt++) {
+    throttle(c);
+    xfer_t x = {c, k, resp, 0, 0};
+    cp_buf_reset(resp);
+    c->errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
+    CURLcode rc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    if (x.err) {
+      r = x.err;
+      char msg[128];
+      snprintf(msg, sizeof msg, "response body larger than %zu bytes", resp->limit);
+      status_msg(st, code, r == CP_ETOOBIG ? msg : cp_strerror(r));
+    } else if (rc != CURLE_OK) {
+      r = curl_error(rc);
+      status_msg(st, code, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+    } else if ((r = cp_kube_http_error(code)) != 0) {
+      cp_kube_status_from_body(s, code, resp->data, resp->len);
+      struct curl_header *ra = NULL;
+      bool has_ra = curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &ra) == CURLHE_OK;
+      if (has_ra)
+        s->retry_after = cp_kube_parse_retry_after(ra->value, time(NULL));
+      if ((code == 429 || (code == 503 && has_ra)) && attempt < c->max_retries) {
+        long wait = s->retry_after > 0 ? s->retry_after : 1;
+        if (cp__kube_sleep_ms((wait > MAX_RETRY_WAIT_S ? MAX_RETRY_WAIT_S : wait) * 1000,
+                              k->stop) == 0)
+          continue;
+      }
+      if (r == CP_EUNAUTHORIZED && c->token_file)
+        c->token_stat.st_ino = 0; /* re-read the token file on the next call */
+    }
+    break;
+  }
+  if (r == 0 && st)
+    memset(st, 0, sizeof *st);
+out:
+  curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+  free_headers(headers);
+  cp_buf_free(&url);
+  return r;
+}
+
+/* cp_kube_request with the received body length reported (for list_all's cap). */
+static int request(cp_kube_client_t *c, const char *method, const char *path, const char *query,
+                   const char *content_type, const char *body, cJSON **out, size_t *got,
+                   cp_status_t *st) {
+  if (!c || !method || !path || *path != '/' || (body && !content_type)) {
+    status_msg(st, 0, "invalid request arguments");
+    return CP_EINVAL;
+  }
+  call_t k = {method, path, query, content_type, body, c->timeout_ms, (curl_off_t)c->max_body,
+              NULL,   NULL, NULL};
+  cp_buf_t resp;
+  cp_buf_init(&resp, c->max_body);
+  int r = perform(c, &k, &resp, st);
+  if (r == 0 && out) {
+    cJSON *j = NULL;
+    if (resp.len && (r = cp_json_parse(resp.data, resp.len, c->max_body, &j)) != 0) {
+      long code = 0;
+      curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
+      status_msg(st, code, "response is not valid JSON");
+    }
+    if (r == 0)
+      *out = j;
+  }
+  if (r == 0 && got)
+    *got = resp.len;
+  cp_buf_free(&resp);
+  return r;
+}
+
+int cp_kube_request(cp_kube_client_t *c, const char *method, const char *path, const char *query,
+                    const char *content_type, const char *body, cJSON **out, cp_status_t *st) {
+  return request(c, method, path, query, content_type, body, out, NULL, st);
+}
+
+int cp__kube_stream(cp_kube_client_t *c, const char *path, const char *query, long timeout_ms,
+                    atomic_bool *stop, cp__kube_sink_fn sink, void *ud, cp_status_t *st) {
+  if (!c || !path || *path != '/' || !sink) {
+    status_msg(st, 0, "invalid request arguments");
+    return CP_EINVAL;
+  }
+  call_t k = {"GET", path, query, NULL, NULL, timeout_ms, 0, sink, ud, stop};
+  cp_buf_t resp; /* error bodies only */
+  cp_buf_init(&resp, c->max_body);
+  int r = perform(c, &k, &resp, st);
+  cp_buf_free(&resp);
+  return r;
+}
+
+/* ---- typed helpers ---- */
+
+/* Builds the path for gvr/ns/name/sub and runs the call; q may be NULL. */
+static int call_object(cp_kube_client_t *c, const char *method, const cp_gvr_t *gvr, const char *ns,
+                       const char *name, const char *sub, const cp_buf_t *q,
+                       const char *content_type, const char *body, cJSON **out, size_t *got,
+                       cp_status_t *st) {
+  cp_buf_t path;
+  cp_buf_init(&path, 4096);
+  int r = cp_kube_path(&path, gvr, ns, name, sub);
+  if (r)
+    status_msg(st, 0, "invalid resource, namespace, name or subresource");
+  else
+    r = request(c, method, path.data, q ? q->data : NULL, content_type, body, out, got, st);
+  cp_buf_free(&path);
+  return r;
+}
+
+/* Serializes obj and sends it; fm adds fieldManager, force adds force=true. */
+static int send_object(cp_kube_client_t *c, const char *method, const cp_gvr_t *gvr, const char *ns,
+                       const char *name, const char *sub, const char *fm, bool force,
+                       const char *content_type, const char *body, cJSON **out, cp_status_t *st) {
+  if (!body) {
+    status_msg(st, 0, "missing or unserializable request body");
+    return CP_EINVAL;
+  }
+  cp_buf_t q;
+  cp_buf_init(&q, MAX_URL);
+  int r = cp_kube_query_add(&q, "fieldManager", fm);
+  if (!r && force)
+    r = cp_kube_query_add(&q, "force", "true");
+  if (r)
+    status_msg(st, 0, "out of memory");
+  else
+    r = call_object(c, method, gvr, ns, name, sub, &q, content_type, body, out, NULL, st);
+  cp_buf_free(&q);
+  return r;
+}
+
+static int send_json(cp_kube_client_t *c, const char *method, const cp_gvr_t *gvr, const char *ns,
+                     const char *name, const char *sub, const char *fm, bool force,
+                     const char *content_type, const cJSON *obj, cJSON **out, cp_status_t *st) {
+  char *body = obj ? cJSON_PrintUnformatted(obj) : NULL;
+  int r = send_object(c, method, gvr, ns, name, sub, fm, force, content_type, body, out, st);
+  free(body);
+  return r;
+}
+
+int cp_kube_get(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns, const char *name,
+                const char *subresource, cJSON **out, cp_status_t *st) {
+  if (!name) {
+    status_msg(st, 0, "get needs a name");
+    return CP_EINVAL;
+  }
+  return call_object(c, "GET", gvr, ns, name, subresource, NULL, NULL, NULL, out, NULL, st);
+}
+
+static int list_page(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
+                     const cp_list_opts_t *o, cJSON **out, size_t *got, cp_status_t *st) {
+  cp_buf_t q;
+  cp_buf_init(&q, MAX_URL);
+  char limit[32];
+  snprintf(limit, sizeof limit, "%ld", o->limit);
+  int r = cp_kube_query_add(&q, "labelSelector", o->label_selector);
+  if (!r)
+    r = cp_kube_query_add(&q, "fieldSelector", o->field_selector);
+  if (!r && o->limit > 0)
+    r = cp_kube_query_add(&q, "limit", limit);
+  if (!r && o->continue_token && *o->continue_token)
+    r = cp_kube_query_add(&q, "continue", o->continue_token);
+  if (!r)
+    r = cp_kube_query_add(&q, "resourceVersion", o->resource_version);
+  if (!r)
+    r = cp_kube_query_add(&q, "resourceVersionMatch", o->resource_version_match);
+  if (r)
+    status_msg(st, 0, r == CP_ETOOBIG ? "list query too long" : "out of memory");
+  else
+    r = call_object(c, "GET", gvr, ns, NULL, NULL, &q, NULL, NULL, out, got, st);
+  cp_buf_free(&q);
+  return r;
+}
+
+int cp_kube_list(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
+                 const cp_list_opts_t *opts, cJSON **out, cp_status_t *st) {
+  static const cp_list_opts_t none = {0};
+  return list_page(c, gvr, ns, opts ? opts : &none, out, NULL, st);
+}
+
+int cp_kube_list_all(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
+                     const cp_list_opts_t *opts, cJSON **items, char **resource_version,
+                     cp_status_t *st) {
+  cp_list_opts_t o = {0};
+  if (opts)
+    o = *opts;
+  o.continue_token = NULL;
+  cJSON *all = cJSON_CreateArray(), *page = NULL;
+  char *cont = NULL, *rv = NULL;
+  size_t total = 0;
+  int r = all ? 0 : CP_ENOMEM;
+  if (r)
+    status_msg(st, 0, "out of memory");
+  while (r == 0) {
+    size_t got = 0;
+    cJSON_Delete(page);
+    page = NULL;
+    if ((r = list_page(c, gvr, ns, &o, &page, &got, st)) != 0)
+      break;
+    total += got;
+    if (c && total > c->max_body) {
+      r = CP_ETOOBIG;
+      status_msg(st, 200, "list larger than the client's max_body");
+      break;
+    }
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(page, "items");
+    while (cJSON_IsArray(arr) && arr->child)
+      cJSON_AddItemToArray(all, cJSON_DetachItemFromArray(arr, 0));
+    const char *v = cp_json_strv(page, "metadata", "resourceVersion", NULL);
+    const char *next = cp_json_strv(page, "metadata", "continue", NULL);
+    free(rv);
+    free(cont);
+    rv = strdup(v ? v : "");
+    cont = next && *next ? strdup(next) : NULL;
+    if (!rv || (next && *next && !cont)) {
+      r = CP_ENOMEM;
+      status_msg(st, 0, "out of memory");
+      break;
+    }
+    if (!cont)
+      break;
+    /* The continue token pins the snapshot; resourceVersion must not be sent with it. */
+    o.continue_token = cont;
+    o.resource_version = NULL;
+    o.resource_version_match = NULL;
+  }
+  cJSON_Delete(page);
+  free(cont);
+  if (r == 0) {
+    *items = all;
+    if (resource_version)
+      *resource_version = rv;
+    else
+      free(rv);
+    return 0;
+  }
+  cJSON_Delete(all);
+  free(rv);
+  return r;
+}
+
+int cp_kube_create(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns, const cJSON *obj,
+                   cJSON **out, cp_status_t *st) {
+  return send_json(c, "POST", gvr, ns, NULL, NULL, c ? c->field_manager : NULL, false,
+                   "application/json", obj, out, st);
+}
+
+int cp_kube_update(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns, const char *name,
+                   const char *subresource, const cJSON *obj, cJSON **out, cp_status_t *st) {
+  if (!name) {
+    status_msg(st, 0, "update needs a name");
+    return CP_EINVAL;
+  }
+  return send_json(c, "PUT", gvr, ns, name, subresource, c ? c->field_manager : NULL, false,
+                   "application/json", obj, out, st);
+}
+
+int cp_kube_apply(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns, const char *name,
+                  const char *subresource, const cJSON *obj, const char *field_manager, bool force,
+                  cJSON **out, cp_status_t *st) {
+  if (!name || !field_manager || !*field_manager) {
+    status_msg(st, 0, "server-side apply needs a name and a field manager");
+    return CP_EINVAL;
+  }
+  return send_json(c, "PATCH", gvr, ns, name, subresource, field_manager, force,
+                   "application/apply-patch+yaml", obj, out, st);
+}
+
+int cp_kube_patch(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns, const char *name,
+                  const char *subresource, cp_patch_type_t type, const char *patch, cJSON **out,
+                  cp_status_t *st) {
+  static const char *const types[] = {
+      [CP_PATCH_MERGE] = "application/merge-patch+json",
+      [CP_PATCH_JSON] = "application/json-patch+json",
+      [CP_PATCH_STRATEGIC] = "application/strategic-merge-patch+json",
+  };
+  if (!name || (unsigned)type > CP_PATCH_STRATEGIC) {
+    status_msg(st, 0, "patch needs a name and a known patch type");
+    return CP_EINVAL;
+  }
+  return send_object(c, "PATCH", gvr, ns, name, subresource, c ? c->field_manager : NULL, false,
+                     types[type], patch, out, st);
+}
+
+int cp_kube_delete(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns, const char *name,
+                   const cp_delete_opts_t *opts, cJSON **out, cp_status_t *st) {
+  if (!name) {
+    status_msg(st, 0, "delete needs a name");
+    return CP_EINVAL;
+  }
+  cJSON *o = cJSON_CreateObject();
+  bool ok = o && cJSON_AddStringToObject(o, "kind", "DeleteOptions") &&
+            cJSON_AddStringToObject(o, "apiVersion", "v1");
+  if (ok && opts && opts->propagation_policy)
+    ok = cJSON_AddStringToObject(o, "propagationPolicy", opts->propagation_policy) != NULL;
+  if (ok && opts && opts->grace_period_seconds)
+    ok = cJSON_AddNumberToObject(o, "gracePeriodSeconds",
+                                 opts->grace_period_seconds > 0 ? (double)opts->grace_period_seconds
+                                                                : 0) != NULL;
+  if (ok && opts && (opts->uid || opts->resource_version)) {
+    cJSON *pre = cJSON_AddObjectToObject(o, "preconditions");
+    ok = pre && (!opts->uid || cJSON_AddStringToObject(pre, "uid", opts->uid)) &&
+         (!opts->resource_version ||
+          cJSON_AddStringToObject(pre, "resourceVersion", opts->resource_version));
+  }
+  int r = CP_ENOMEM;
+  if (ok)
+    r = send_json(c, "DELETE", gvr, ns, name, NULL, NULL, false, "application/json", o, out, st);
+  else
+    status_msg(st, 0, "out of memory");
+  cJSON_Delete(o);
+  return r;
+}
