@@ -33,36 +33,45 @@ typedef struct cp_kubeconfig_s {
   cp_blob_t client_cert; /* client-certificate(-data) */
   cp_blob_t client_key;  /* client-key(-data); present iff client_cert is */
   char *token;           /* static bearer token, or NULL */
-  char *token_file;      /* bearer token re-read on rotation, or NULL */
+  char *token_file;      /* bearer token re-read on rotation, or NULL; when both are set,
+                            the file's current contents win (as in client-go) */
   char *tls_server_name; /* overrides SNI / hostname verification, or NULL */
   bool insecure_skip_tls_verify;
 } cp_kubeconfig_t;
 
 /* Parses one kubeconfig document (YAML or JSON) of len bytes, selecting `context` (NULL
- * means its current-context). Relative file paths inside it resolve against base_dir.
+ * means its current-context). Relative file paths inside it resolve against base_dir
+ * (NULL: the current directory); the files are read now.
  * Returns 0 with *out set (caller frees with cp_kubeconfig_free), or CP_ECONFIG /
  * CP_EPARSE / CP_EIO / CP_ETOOBIG / CP_ENOMEM with a sentence naming the problem in err
- * (e.g. "context \"dev\" refers to user \"bob\" which is not defined"). */
+ * (e.g. "context \"dev\" refers to user \"bob\" which is not defined"); err may be NULL.
+ * On failure *out is untouched. Inputs and kubeconfig-named files are capped at 1 MiB.
+ * Thread-safe. */
 int cp_kubeconfig_parse(const char *data, size_t len, const char *context, const char *base_dir,
                         cp_kubeconfig_t **out, char *err, size_t errlen);
 
 /* Loads and merges the ':'-separated list of kubeconfig files in paths, then selects
  * `context` (NULL = current-context). Missing files in a list are skipped, as kubectl does,
- * but a list in which no file exists is CP_ECONFIG. Same returns as cp_kubeconfig_parse. */
+ * but a list in which no file exists is CP_ECONFIG. Same returns as cp_kubeconfig_parse;
+ * messages name the file an entry came from. Thread-safe. */
 int cp_kubeconfig_load(const char *paths, const char *context, cp_kubeconfig_t **out, char *err,
                        size_t errlen);
 
 /* Builds a config from the in-cluster service account: $KUBERNETES_SERVICE_HOST/_PORT and
  * the files under root (NULL means "/var/run/secrets/kubernetes.io/serviceaccount"):
- * token (kept as token_file), ca.crt, namespace. Same returns as above. */
+ * token (kept as token_file; must be readable and non-empty now), ca.crt (required),
+ * namespace (optional, default "default"). An IPv6 host is bracketed in server.
+ * Same returns as above. Reads the environment: do not race it with setenv. */
 int cp_kubeconfig_in_cluster(const char *root, cp_kubeconfig_t **out, char *err, size_t errlen);
 
 /* Tries the sources in the order given at the top of this file. paths and context may be
- * NULL. Same returns as above. */
+ * NULL; with a context given, the in-cluster source is skipped (it has no contexts).
+ * Same returns as above. Reads the environment: do not race it with setenv. */
 int cp_kubeconfig_load_default(const char *paths, const char *context, cp_kubeconfig_t **out,
                                char *err, size_t errlen);
 
-/* Frees the config and wipes the key and token bytes first. Accepts NULL. */
+/* Frees the config and wipes the key and token bytes (and the other blobs) first.
+ * Accepts NULL. No other thread may still be using cfg. */
 void cp_kubeconfig_free(cp_kubeconfig_t *cfg);
 
 #endif
