@@ -1,0 +1,253 @@
+/* list -> diff into the store -> watch_loop until CP_EGONE -> list again. Errors other
+ * than cancellation are reported to on_error and retried after cp_kube_backoff_ms. */
+#include "kube/informer.h"
+#include "core/error.h"
+#include "kube/watch.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct cp_informer_s {
+  cp_kube_client_t *client;
+  cp_gvr_t gvr;
+  char *group, *version, *resource;
+  char *ns, *labels, *fields;
+  cp_informer_handlers_t h;
+  cp_store_t store;
+  pthread_t thread;
+  int started;
+  atomic_bool stop;
+  atomic_int synced;
+  atomic_ulong lists;
+};
+
+static char *dup_or_null(const char *s) {
+  return s ? strdup(s) : NULL;
+}
+
+int cp_informer_new(const cp_kubeconfig_t *cfg, const cp_kube_client_opts_t *copts,
+                    const cp_informer_opts_t *opts, const cp_informer_handlers_t *h,
+                    cp_informer_t **out) {
+  cp_informer_t *inf = calloc(1, sizeof *inf);
+  if (!inf)
+    return CP_ENOMEM;
+  int rc = cp_store_init(&inf->store);
+  if (rc != 0) {
+    free(inf);
+    return rc;
+  }
+  inf->group = strdup(opts->gvr.group);
+  inf->version = strdup(opts->gvr.version);
+  inf->resource = strdup(opts->gvr.resource);
+  inf->ns = dup_or_null(opts->namespace_);
+  inf->labels = dup_or_null(opts->label_selector);
+  inf->fields = dup_or_null(opts->field_selector);
+  inf->gvr = (cp_gvr_t){inf->group, inf->version, inf->resource, opts->gvr.namespaced};
+  if (h)
+    inf->h = *h;
+  if (!inf->group || !inf->version || !inf->resource || (opts->namespace_ && !inf->ns) ||
+      (opts->label_selector && !inf->labels) || (opts->field_selector && !inf->fields))
+    rc = CP_ENOMEM;
+  if (rc == 0)
+    rc = cp_kube_client_new(cfg, copts, &inf->client);
+  if (rc != 0) {
+    cp_informer_free(inf);
+    return rc;
+  }
+  *out = inf;
+  return 0;
+}
+
+/* --- list and diff -------------------------------------------------------------------- */
+
+typedef struct seen_s {
+  cp_map_t keys; /* keys present in the new list */
+  cp_obj_t **gone;
+  size_t ngone;
+} seen_t;
+
+static void collect_gone(const char *key, void *value, void *ud) {
+  seen_t *s = ud;
+  if (!cp_map_has(&s->keys, key))
+    s->gone[s->ngone++] = cp_obj_ref(value);
+}
+
+static int relist(cp_informer_t *inf, const char *list_rv, char *rv_out, cp_status_t *st) {
+  cJSON *items = NULL;
+  char *rv = NULL;
+  cp_list_opts_t lo = {
+      .label_selector = inf->labels, .field_selector = inf->fields, .resource_version = list_rv};
+  int rc = cp_kube_list_all(inf->client, &inf->gvr, inf->ns, &lo, &items, &rv, st);
+  if (rc != 0)
+    return rc;
+  atomic_fetch_add(&inf->lists, 1);
+  seen_t seen = {0};
+  cp_map_init(&seen.keys);
+  cJSON *item;
+  while ((item = cJSON_DetachItemFromArray(items, 0)) != NULL) {
+    cp_obj_t *o = NULL;
+    if (cp_obj_new(item, &o) != 0)
+      continue; /* no name: not an object we can key */
+    cp_map_put(&seen.keys, o->key, NULL, NULL);
+    cp_obj_t *old = cp_store_get(&inf->store, o->key);
+    if (old && strcmp(old->resource_version, o->resource_version) == 0) {
+      cp_obj_unref(old); /* unchanged: keep the cached snapshot, no event */
+      cp_obj_unref(o);
+      continue;
+    }
+    cp_obj_unref(old);
+    old = NULL;
+    cp_obj_ref(o);
+    if (cp_store_put(&inf->store, o, &old) != 0) {
+      cp_obj_unref(o);
+      cp_obj_unref(o);
+      continue;
+    }
+    if (old && inf->h.on_update)
+      inf->h.on_update(old, o, inf->h.ud);
+    else if (!old && inf->h.on_add)
+      inf->h.on_add(o, inf->h.ud);
+    cp_obj_unref(old);
+    cp_obj_unref(o);
+  }
+  cJSON_Delete(items);
+  /* Whatever the cache has that the list did not: deleted while we were not watching. */
+  cp_store_t *s = &inf->store;
+  pthread_rwlock_rdlock(&s->lock);
+  seen.gone = malloc((s->objs.len ? s->objs.len : 1) * sizeof *seen.gone);
+  if (seen.gone)
+    cp_map_each(&s->objs, collect_gone, &seen);
+  pthread_rwlock_unlock(&s->lock);
+  for (size_t i = 0; seen.gone && i < seen.ngone; i++) {
+    cp_obj_unref(cp_store_del(s, seen.gone[i]->key));
+    if (inf->h.on_delete)
+      inf->h.on_delete(seen.gone[i], inf->h.ud);
+    cp_obj_unref(seen.gone[i]);
+  }
+  free(seen.gone);
+  cp_map_free(&seen.keys, NULL);
+  size_t n = rv ? strlen(rv) : 0;
+  if (n >= CP_KUBE_RV_MAX)
+    n = 0;
+  memcpy(rv_out, rv ? rv : "", n);
+  rv_out[n] = '\0';
+  free(rv);
+  atomic_store(&inf->synced, 1);
+  return 0;
+}
+
+/* --- watch ---------------------------------------------------------------------------- */
+
+static int on_event(cp_watch_event_t *ev, void *ud) {
+  cp_informer_t *inf = ud;
+  if (ev->type == CP_WATCH_BOOKMARK || ev->type == CP_WATCH_ERROR)
+    return 0; /* the decoder records bookmarks and turns 410 errors into CP_EGONE */
+  cp_obj_t *o = NULL;
+  if (cp_obj_new(cp_watch_event_take(ev), &o) != 0)
+    return 0;
+  if (ev->type == CP_WATCH_DELETED) {
+    cp_obj_unref(cp_store_del(&inf->store, o->key));
+    if (inf->h.on_delete)
+      inf->h.on_delete(o, inf->h.ud);
+    cp_obj_unref(o);
+    return 0;
+  }
+  cp_obj_t *old = NULL;
+  cp_obj_ref(o);
+  if (cp_store_put(&inf->store, o, &old) != 0) {
+    cp_obj_unref(o);
+    cp_obj_unref(o);
+    return CP_ENOMEM;
+  }
+  if (old && inf->h.on_update)
+    inf->h.on_update(old, o, inf->h.ud);
+  else if (!old && inf->h.on_add)
+    inf->h.on_add(o, inf->h.ud);
+  cp_obj_unref(old);
+  cp_obj_unref(o);
+  return 0;
+}
+
+static void pause_ms(cp_informer_t *inf, long ms) {
+  while (ms > 0 && !atomic_load(&inf->stop)) {
+    long step = ms > 100 ? 100 : ms;
+    struct timespec d = {0, step * 1000000L};
+    nanosleep(&d, NULL);
+    ms -= step;
+  }
+}
+
+static void *run(void *arg) {
+  cp_informer_t *inf = arg;
+  char rv[CP_KUBE_RV_MAX];
+  const char *list_rv = "0"; /* first list from the watch cache */
+  unsigned attempt = 0;
+  cp_watch_opts_t wo = {
+      .label_selector = inf->labels, .field_selector = inf->fields, .stop = &inf->stop};
+  while (!atomic_load(&inf->stop)) {
+    cp_status_t st = {0};
+    int rc = relist(inf, list_rv, rv, &st);
+    if (rc == 0) {
+      attempt = 0;
+      rc = cp_kube_watch_loop(inf->client, &inf->gvr, inf->ns, &wo, rv, on_event, inf, &st);
+      if (rc == CP_EGONE) {
+        list_rv = NULL; /* our view is too old: read the newest state from etcd */
+        continue;
+      }
+    }
+    if (rc == CP_ECANCELED || atomic_load(&inf->stop))
+      break;
+    if (inf->h.on_error)
+      inf->h.on_error("list/watch", rc, &st, inf->h.ud);
+    list_rv = NULL;
+    pause_ms(inf, cp_kube_backoff_ms(attempt++, (double)rand() / RAND_MAX));
+  }
+  return NULL;
+}
+
+int cp_informer_start(cp_informer_t *inf) {
+  if (inf->started)
+    return 0;
+  if (pthread_create(&inf->thread, NULL, run, inf) != 0)
+    return CP_ENOMEM;
+  inf->started = 1;
+  return 0;
+}
+
+int cp_informer_synced(cp_informer_t *inf) {
+  return atomic_load(&inf->synced);
+}
+
+cp_store_t *cp_informer_store(cp_informer_t *inf) {
+  return &inf->store;
+}
+
+unsigned long cp_informer_lists(cp_informer_t *inf) {
+  return atomic_load(&inf->lists);
+}
+
+void cp_informer_stop(cp_informer_t *inf) {
+  if (!inf || !inf->started)
+    return;
+  atomic_store(&inf->stop, 1);
+  pthread_join(inf->thread, NULL);
+  inf->started = 0;
+}
+
+void cp_informer_free(cp_informer_t *inf) {
+  if (!inf)
+    return;
+  cp_informer_stop(inf);
+  cp_kube_client_free(inf->client);
+  cp_store_free(&inf->store);
+  free(inf->group);
+  free(inf->version);
+  free(inf->resource);
+  free(inf->ns);
+  free(inf->labels);
+  free(inf->fields);
+  free(inf);
+}
