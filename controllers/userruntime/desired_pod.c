@@ -1,0 +1,246 @@
+/* The runtime Pod: one OpenClaw container under Pod Security `restricted`.
+ *
+ * The spec is built in one fixed order from the effective settings, so printing it
+ * unformatted gives the same bytes for the same inputs; its SHA-256 goes into the
+ * clawplane.io/spec-hash annotation and the controller replaces the pod when the hash it
+ * finds differs (pods are mostly immutable, so an in-place update is not an option).
+ * Secrets reach the container only through secretKeyRef to the runtime's own Secret: the
+ * spec, and therefore the hash and anything that prints it, never holds a token.
+ */
+#include "userruntime/desired.h"
+#include "core/error.h"
+#include "json/json.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UID 1000
+#define HOME_DIR "/home/node"
+
+int cp_desired_spec_hash(const cJSON *spec, char out[65]) {
+  if (!spec)
+    return CP_EINVAL;
+  char *text = cJSON_PrintUnformatted(spec);
+  if (!text)
+    return CP_ENOMEM;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  int ok = EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL);
+  free(text);
+  if (!ok || mdlen != 32)
+    return CP_EINTERNAL;
+  static const char hex[] = "0123456789abcdef";
+  for (unsigned int i = 0; i < mdlen; i++) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
+  }
+  out[64] = '\0';
+  return 0;
+}
+
+static void security_context(cJSON *sc, bool container, bool *ok) {
+  cp__dj_bool(sc, "runAsNonRoot", true, ok);
+  cp__dj_num(sc, "runAsUser", UID, ok);
+  cp__dj_num(sc, "runAsGroup", UID, ok);
+  if (container) {
+    cp__dj_bool(sc, "allowPrivilegeEscalation", false, ok);
+    cp__dj_bool(sc, "readOnlyRootFilesystem", true, ok);
+    cJSON *drop = cp__dj_arr(cp__dj_obj(sc, "capabilities", ok), "drop", ok);
+    cp__dj_str(drop, NULL, "ALL", ok);
+  } else {
+    cp__dj_num(sc, "fsGroup", UID, ok);
+    cp__dj_str(sc, "fsGroupChangePolicy", "OnRootMismatch", ok);
+  }
+  cp__dj_str(cp__dj_obj(sc, "seccompProfile", ok), "type", "RuntimeDefault", ok);
+}
+
+static void probe(cJSON *c, const char *key, const char *path, int period, int timeout,
+                  int failures, bool *ok) {
+  cJSON *p = cp__dj_obj(c, key, ok);
+  cJSON *get = cp__dj_obj(p, "httpGet", ok);
+  cp__dj_str(get, "path", path, ok);
+  cp__dj_num(get, "port", CP_DESIRED_PORT, ok);
+  cp__dj_num(p, "periodSeconds", period, ok);
+  cp__dj_num(p, "timeoutSeconds", timeout, ok);
+  cp__dj_num(p, "failureThreshold", failures, ok);
+}
+
+static void env_literal(cJSON *env, const char *name, const char *value, bool *ok) {
+  cJSON *e = cp__dj_obj(env, NULL, ok);
+  cp__dj_str(e, "name", name, ok);
+  cp__dj_str(e, "value", value, ok);
+}
+
+static void env_secret(cJSON *env, const char *name, const char *secret, const char *key,
+                       bool *ok) {
+  cJSON *e = cp__dj_obj(env, NULL, ok);
+  cp__dj_str(e, "name", name, ok);
+  cJSON *ref = cp__dj_obj(cp__dj_obj(e, "valueFrom", ok), "secretKeyRef", ok);
+  cp__dj_str(ref, "name", secret, ok);
+  cp__dj_str(ref, "key", key, ok);
+}
+
+static void mount(cJSON *mounts, const char *name, const char *path, bool *ok) {
+  cJSON *m = cp__dj_obj(mounts, NULL, ok);
+  cp__dj_str(m, "name", name, ok);
+  cp__dj_str(m, "mountPath", path, ok);
+}
+
+static cJSON *container(const cp__desired_ident_t *id, const cp_desired_effective_t *e,
+                        const cp_desired_opts_t *o, bool *ok) {
+  static const char *const cmd[] = {"node", "dist/index.js", "gateway", "--bind",
+                                    "lan",  "--port",        "18789"};
+  char secret[128], node_opts[64];
+  snprintf(secret, sizeof(secret), "%s%s", id->name, CP_DESIRED_SECRET_SUFFIX);
+  cJSON *c = *ok ? cJSON_CreateObject() : NULL;
+  if (!c)
+    *ok = false;
+  cp__dj_str(c, "name", CP_DESIRED_CONTAINER, ok);
+  cp__dj_str(c, "image", e->image, ok);
+  cJSON *argv = cp__dj_arr(c, "command", ok);
+  for (size_t i = 0; i < sizeof(cmd) / sizeof(cmd[0]); i++)
+    cp__dj_str(argv, NULL, cmd[i], ok);
+  cJSON *port = cp__dj_obj(cp__dj_arr(c, "ports", ok), NULL, ok);
+  cp__dj_str(port, "name", CP_DESIRED_PORT_NAME, ok);
+  cp__dj_num(port, "containerPort", CP_DESIRED_PORT, ok);
+  cp__dj_str(port, "protocol", "TCP", ok);
+
+  /* User env first, platform env last: a later duplicate would win in the container,
+   * and $(VAR) references in user values cannot expand the platform's secrets. */
+  cJSON *env = cp__dj_arr(c, "env", ok);
+  env_literal(env, "HOME", HOME_DIR, ok);
+  const cJSON *it;
+  cJSON_ArrayForEach(it, e->env) {
+    env_literal(env, cp_json_strv(it, "name", NULL), cp_json_strv(it, "value", NULL), ok);
+  }
+  /* 75% of the limit in MiB, rounded down. memory_limit fits int64 milli-units (checked
+   * when the effective settings were computed), so * 3 cannot overflow. */
+  int64_t mib = e->memory_limit > 0 ? e->memory_limit * 3 / 4 / (1024 * 1024) : 0;
+  if (mib > 0) {
+    snprintf(node_opts, sizeof(node_opts), "--max-old-space-size=%lld", (long long)mib);
+    env_literal(env, "NODE_OPTIONS", node_opts, ok);
+  }
+  env_secret(env, "OPENCLAW_GATEWAY_TOKEN", secret, CP_DESIRED_KEY_GATEWAY, ok);
+  env_literal(env, o->model_url_env, e->model_url, ok);
+  env_secret(env, o->model_key_env, secret, CP_DESIRED_KEY_MODELPROXY, ok);
+
+  if (cJSON_GetArraySize(e->resources) > 0)
+    cp__dj_add(c, "resources", *ok ? cJSON_Duplicate(e->resources, 1) : NULL, ok);
+  security_context(cp__dj_obj(c, "securityContext", ok), true, ok);
+  cJSON *mounts = cp__dj_arr(c, "volumeMounts", ok);
+  mount(mounts, "tmp", "/tmp", ok);
+  mount(mounts, "config", HOME_DIR "/.config", ok);
+  mount(mounts, "state", HOME_DIR "/.openclaw", ok);
+  probe(c, "startupProbe", "/healthz", 2, 2, 90, ok); /* up to 3 minutes to start */
+  probe(c, "readinessProbe", "/readyz", 5, 2, 3, ok);
+  probe(c, "livenessProbe", "/healthz", 10, 5, 3, ok);
+  cp__dj_str(c, "terminationMessagePolicy", "FallbackToLogsOnError", ok);
+  if (!*ok) {
+    cJSON_Delete(c);
+    return NULL;
+  }
+  return c;
+}
+
+static int placement(cJSON *spec, const cJSON *profile, const char *pname, bool *ok, char *err,
+                     size_t errlen) {
+  const cJSON *pl = cp_json_getv(profile, "spec", "placement", NULL);
+  const cJSON *ns = cp_json_getv(pl, "nodeSelector", NULL);
+  const cJSON *tol = cp_json_getv(pl, "tolerations", NULL);
+  const char *prio = cp_json_strv(pl, "priorityClassName", NULL);
+  const cJSON *it;
+  if (ns && !cJSON_IsObject(ns) && !cJSON_IsNull(ns))
+    return cp__desired_err(err, errlen, CP_EINVAL,
+                           "profile %s placement.nodeSelector must be a map of strings", pname);
+  cJSON_ArrayForEach(it, (cJSON_IsObject(ns) ? ns : NULL)) {
+    if (!cJSON_IsString(it))
+      return cp__desired_err(err, errlen, CP_EINVAL,
+                             "profile %s placement.nodeSelector must be a map of strings", pname);
+  }
+  if (tol && !cJSON_IsArray(tol) && !cJSON_IsNull(tol))
+    return cp__desired_err(err, errlen, CP_EINVAL,
+                           "profile %s placement.tolerations must be a list", pname);
+  cJSON_ArrayForEach(it, (cJSON_IsArray(tol) ? tol : NULL)) {
+    if (!cJSON_IsObject(it))
+      return cp__desired_err(err, errlen, CP_EINVAL,
+                             "profile %s placement.tolerations must be a list of objects", pname);
+  }
+  if (cJSON_IsObject(ns) && cJSON_GetArraySize(ns) > 0)
+    cp__dj_add(spec, "nodeSelector", *ok ? cJSON_Duplicate(ns, 1) : NULL, ok);
+  if (cJSON_IsArray(tol) && cJSON_GetArraySize(tol) > 0)
+    cp__dj_add(spec, "tolerations", *ok ? cJSON_Duplicate(tol, 1) : NULL, ok);
+  if (prio && *prio)
+    cp__dj_str(spec, "priorityClassName", prio, ok);
+  return 0;
+}
+
+int cp_desired_pod(const cJSON *ur, const cJSON *profile, const cp_desired_opts_t *opts,
+                   cJSON **out, char *err, size_t errlen) {
+  cp__desired_ident_t id;
+  cp_desired_effective_t e = {0};
+  cp_desired_opts_t o = cp__desired_opts(opts);
+  cJSON *pod = NULL, *spec = NULL;
+  char claim[128], hash[65];
+  int rc = cp__desired_ident(ur, &id, err, errlen);
+  if (rc == 0)
+    rc = cp_desired_effective(ur, profile, opts, &e, err, errlen);
+  if (rc < 0)
+    return rc;
+
+  bool ok = true;
+  spec = cJSON_CreateObject();
+  if (!spec)
+    ok = false;
+  cp__dj_str(spec, "hostname", id.name, &ok);
+  cp__dj_str(spec, "restartPolicy", "Always", &ok);
+  cp__dj_bool(spec, "automountServiceAccountToken", false, &ok);
+  cp__dj_bool(spec, "enableServiceLinks", false, &ok);
+  security_context(cp__dj_obj(spec, "securityContext", &ok), false, &ok);
+  cJSON *containers = cp__dj_arr(spec, "containers", &ok);
+  cp__dj_add(containers, NULL, container(&id, &e, &o, &ok), &ok);
+  cJSON *vols = cp__dj_arr(spec, "volumes", &ok);
+  cJSON *v = cp__dj_obj(vols, NULL, &ok);
+  cp__dj_str(v, "name", "tmp", &ok);
+  cp__dj_obj(v, "emptyDir", &ok);
+  v = cp__dj_obj(vols, NULL, &ok);
+  cp__dj_str(v, "name", "config", &ok);
+  cp__dj_obj(v, "emptyDir", &ok);
+  v = cp__dj_obj(vols, NULL, &ok);
+  cp__dj_str(v, "name", "state", &ok);
+  snprintf(claim, sizeof(claim), "%s%s", id.name, CP_DESIRED_PVC_SUFFIX);
+  cp__dj_str(cp__dj_obj(v, "persistentVolumeClaim", &ok), "claimName", claim, &ok);
+  rc = placement(spec, profile, e.profile, &ok, err, errlen);
+  if (rc < 0)
+    goto out;
+  if (!ok) {
+    rc = CP_ENOMEM;
+    goto out;
+  }
+  if ((rc = cp_desired_spec_hash(spec, hash)) < 0)
+    goto out;
+
+  pod = cp__desired_object(&id, "v1", "Pod", NULL, true);
+  if (!pod)
+    ok = false;
+  cJSON *md = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
+  cp__dj_str(cp__dj_obj(md, "annotations", &ok), CP_DESIRED_HASH_ANNOTATION, hash, &ok);
+  if (ok) {
+    cp__dj_add(pod, "spec", spec, &ok);
+    spec = NULL; /* owned by pod now, or freed by cp__dj_add */
+  }
+  if (!ok) {
+    rc = CP_ENOMEM;
+    goto out;
+  }
+  *out = pod;
+  pod = NULL;
+out:
+  if (rc == CP_ENOMEM)
+    cp__desired_err(err, errlen, rc, "out of memory");
+  cJSON_Delete(spec);
+  cJSON_Delete(pod);
+  cp_desired_effective_free(&e);
+  return rc;
+}
