@@ -134,8 +134,11 @@ int cp_leader_run(cp_kube_client_t *c, const cp_leader_opts_t *opts, atomic_bool
 
   /* Campaign. */
   while (!atomic_load(stop)) {
-    if (try_acquire_or_renew(c, &o, &obs, 0, st) == 0)
+    int r = try_acquire_or_renew(c, &o, &obs, 0, st);
+    if (r == 0)
       break;
+    if (r < 0 && o.on_error)
+      o.on_error(r, st, o.ud);
     sleep_s(o.retry_period, stop);
   }
   if (atomic_load(stop))
@@ -151,6 +154,8 @@ int cp_leader_run(cp_kube_client_t *c, const cp_leader_opts_t *opts, atomic_bool
     if (atomic_load(stop))
       break;
     int r = try_acquire_or_renew(c, &o, &obs, 0, st);
+    if (r < 0 && o.on_error)
+      o.on_error(r, st, o.ud);
     if (r == 0) {
       last_renew = mono();
     } else if (r == 1 || mono() - last_renew > o.renew_deadline) {

@@ -28,6 +28,9 @@ typedef struct cp_leader_opts_s {
   bool release_on_stop;         /* on a clean stop, hand the Lease over at once */
   void (*on_started)(void *ud); /* called on this thread once leadership is won */
   void (*on_stopped)(void *ud); /* called on this thread when leadership ends, if it began */
+  /* Called on this thread when an attempt fails with an API error (not when another
+   * candidate validly holds the Lease), so the caller can log why it is not leading. */
+  void (*on_error)(int rc, const cp_status_t *st, void *ud);
   void *ud;
 } cp_leader_opts_t;
 
