@@ -1,0 +1,892 @@
+/* Informers feed keys into one workqueue; workers reconcile one key at a time each.
+ *
+ * Reconcile reads only from the caches and writes only what differs:
+ *   1. the runtime is gone or terminating: nothing (owner references let the garbage
+ *      collector remove children; a retained PVC carries no owner reference);
+ *   2. the profile is missing: Degraded=ProfileNotFound, nothing else is touched;
+ *   3. the spec is refused by the profile's policy: Degraded=InvalidSpec, phase Failed;
+ *   4. Secret (made once, tokens never rewritten), PVC, Service, NetworkPolicy: applied
+ *      when the cached object does not already contain the desired one;
+ *   5. the Pod: absent when Stopped or Hibernated; replaced when its spec hash differs;
+ *      a failed or evicted pod is deleted and recreated after an exponential backoff;
+ *   6. the status: applied only when it would change.
+ * A runtime idle for longer than its idleTimeout (status.lastActivityTime, or since it
+ * became Ready) is hibernated; the key is requeued for the moment it will be idle.
+ */
+#include "userruntime/controller.h"
+#include "core/error.h"
+#include "core/map.h"
+#include "core/time.h"
+#include "json/json.h"
+#include "kube/client.h"
+#include "kube/informer.h"
+#include "log/log.h"
+#include "userruntime/status.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UR_GVR ((const cp_gvr_t){"clawplane.io", "v1alpha1", "userruntimes", true})
+#define RP_GVR ((const cp_gvr_t){"clawplane.io", "v1alpha1", "runtimeprofiles", false})
+
+enum { INF_UR, INF_RP, INF_POD, INF_SVC, INF_NETPOL, INF_PVC, INF_SECRET, INF_COUNT };
+enum { RES_SUCCESS, RES_ERROR, RES_REQUEUE, RES_REQUEUE_AFTER };
+
+/* A pod ready this long is healthy again: the recreate backoff starts over. */
+#define CP_UR_STABLE_SECONDS 60.0
+
+static const char *const RESULTS[] = {"success", "error", "requeue", "requeue_after"};
+
+typedef struct worker_s {
+  struct cp_ur_controller_s *c;
+  cp_kube_client_t *kc;
+  pthread_t thread;
+} worker_t;
+
+/* Per-runtime memory that need not survive a restart. */
+typedef struct memo_s {
+  int deleted_pod;      /* we deleted the pod on purpose: its absence is not a failure */
+  unsigned failures;    /* pod failures since it was last Ready */
+  double next_create;   /* monotonic time before which no new pod is made */
+  char fail_reason[64]; /* why the last pod failed: Degraded says so until Ready again */
+  char fail_message[256];
+} memo_t;
+
+struct cp_ur_controller_s {
+  cp_ur_controller_opts_t o;
+  const cp_kubeconfig_t *cfg;
+  cp_informer_t *inf[INF_COUNT];
+  cp_workqueue_t *q;
+  worker_t *workers;
+  int nworkers, started;
+  pthread_t resync_thread;
+  int resync_started;
+  atomic_bool stop;
+  pthread_mutex_t mu; /* guards memo, stats and the collected queue counters */
+  cp_map_t memo;
+  cp_ur_controller_stats_t stats;
+  char host[256]; /* API server host, for rest_client_requests_total */
+  cp_metric_t *m_reconciles, *m_errors, *m_time, *m_depth, *m_adds, *m_retries, *m_requests;
+  uint64_t adds_seen, retries_seen;
+};
+
+/* --- informer handlers: map every change to the owning runtime's key ------------------ */
+
+static void enqueue_obj(cp_ur_controller_t *c, cp_obj_t *o) {
+  cp_workqueue_add(c->q, o->key);
+}
+
+static void enqueue_owner(cp_ur_controller_t *c, cp_obj_t *o) {
+  const char *inst =
+      cp_json_strv(o->json, "metadata", "labels", "app.kubernetes.io/instance", NULL);
+  if (!inst)
+    return;
+  char key[512];
+  cp_obj_key(o->namespace_, inst, key, sizeof key);
+  cp_workqueue_add(c->q, key);
+}
+
+typedef struct by_profile_s {
+  const char *profile;
+} by_profile_t;
+
+static int uses_profile(const cp_obj_t *o, void *ud) {
+  const char *p = cp_json_strv(o->json, "spec", "profile", NULL);
+  return strcmp(p ? p : "default", ((by_profile_t *)ud)->profile) == 0;
+}
+
+static void enqueue_profile_users(cp_ur_controller_t *c, cp_obj_t *profile) {
+  by_profile_t bp = {profile->name};
+  cp_obj_t **arr;
+  size_t n;
+  if (cp_store_list(cp_informer_store(c->inf[INF_UR]), uses_profile, &bp, &arr, &n) != 0)
+    return;
+  for (size_t i = 0; i < n; i++) {
+    cp_workqueue_add(c->q, arr[i]->key);
+    cp_obj_unref(arr[i]);
+  }
+  free(arr);
+}
+
+static void ur_add(cp_obj_t *o, void *ud) {
+  enqueue_obj(ud, o);
+}
+static void ur_update(cp_obj_t *old, cp_obj_t *o, void *ud) {
+  (void)old;
+  enqueue_obj(ud, o);
+}
+static void rp_add(cp_obj_t *o, void *ud) {
+  enqueue_profile_users(ud, o);
+}
+static void rp_update(cp_obj_t *old, cp_obj_t *o, void *ud) {
+  (void)old;
+  enqueue_profile_users(ud, o);
+}
+static void child_add(cp_obj_t *o, void *ud) {
+  enqueue_owner(ud, o);
+}
+static void child_update(cp_obj_t *old, cp_obj_t *o, void *ud) {
+  (void)old;
+  enqueue_owner(ud, o);
+}
+
+static void inf_error(const char *what, int rc, const cp_status_t *st, void *ud) {
+  (void)ud;
+  char code[16];
+  snprintf(code, sizeof code, "%ld", st ? st->http_code : 0L);
+  cp_log_warn("informer failed, retrying", "what", what, "error", cp_strerror(rc), "code", code,
+              "reason", st ? st->reason : NULL, "message", st ? st->message : NULL, NULL);
+}
+
+/* --- API calls, counted ----------------------------------------------------------------- */
+
+/* Counts one API request (all of a reconcile's requests are writes: reads come from the
+ * caches) and passes rc through. */
+static int count(cp_ur_controller_t *c, const char *method, int rc, const cp_status_t *st) {
+  pthread_mutex_lock(&c->mu);
+  c->stats.requests++;
+  c->stats.writes++;
+  pthread_mutex_unlock(&c->mu);
+  if (c->m_requests) {
+    char code[16];
+    long http = rc == 0 ? (strcmp(method, "POST") == 0 ? 201 : 200) : st ? st->http_code : 0;
+    snprintf(code, sizeof code, "%ld", http);
+    cp_counter_add(c->m_requests, CP_LABELS(http ? code : "<error>", c->host, method), 1);
+  }
+  return rc;
+}
+
+static int apply(worker_t *w, const cp_gvr_t *gvr, const char *ns, const char *name,
+                 const char *sub, const cJSON *obj, cp_status_t *st) {
+  int rc = cp_kube_apply(w->kc, gvr, ns, name, sub, obj, CP_UR_FIELD_MANAGER, true, NULL, st);
+  return count(w->c, "PATCH", rc, st);
+}
+
+static int delete_obj(worker_t *w, const cp_gvr_t *gvr, const char *ns, const char *name,
+                      const char *uid, cp_status_t *st) {
+  cp_delete_opts_t d = {.propagation_policy = "Background", .uid = uid};
+  int rc = count(w->c, "DELETE", cp_kube_delete(w->kc, gvr, ns, name, &d, NULL, st), st);
+  return rc == CP_ENOTFOUND ? 0 : rc;
+}
+
+/* Creates a core/v1 Event on the runtime. Failures are logged, never fatal. */
+static void record_event(worker_t *w, const cJSON *ur, const char *type, const char *reason,
+                         const char *message) {
+  const char *ns = cp_json_strv(ur, "metadata", "namespace", NULL);
+  const char *name = cp_json_strv(ur, "metadata", "name", NULL);
+  char now[40], evname[320];
+  double t = cp_time_now();
+  cp_time_format(t, now, sizeof now);
+  snprintf(evname, sizeof evname, "%s.%llx", name, (unsigned long long)(t * 1e6));
+  cJSON *e = cJSON_CreateObject();
+  cJSON_AddStringToObject(e, "apiVersion", "v1");
+  cJSON_AddStringToObject(e, "kind", "Event");
+  cJSON *m = cJSON_AddObjectToObject(e, "metadata");
+  cJSON_AddStringToObject(m, "name", evname);
+  cJSON_AddStringToObject(m, "namespace", ns);
+  cJSON *io = cJSON_AddObjectToObject(e, "involvedObject");
+  cJSON_AddStringToObject(io, "apiVersion", "clawplane.io/v1alpha1");
+  cJSON_AddStringToObject(io, "kind", "UserRuntime");
+  cJSON_AddStringToObject(io, "name", name);
+  cJSON_AddStringToObject(io, "namespace", ns);
+  const char *uid = cp_json_strv(ur, "metadata", "uid", NULL);
+  if (uid)
+    cJSON_AddStringToObject(io, "uid", uid);
+  cJSON_AddStringToObject(e, "type", type);
+  cJSON_AddStringToObject(e, "reason", reason);
+  cJSON_AddStringToObject(e, "message", message);
+  cJSON_AddStringToObject(e, "firstTimestamp", now);
+  cJSON_AddStringToObject(e, "lastTimestamp", now);
+  cJSON_AddNumberToObject(e, "count", 1);
+  cJSON_AddStringToObject(cJSON_AddObjectToObject(e, "source"), "component", CP_UR_FIELD_MANAGER);
+  cp_status_t st;
+  int rc = count(w->c, "POST", cp_kube_create(w->kc, &CP_GVR_EVENTS, ns, e, NULL, &st), &st);
+  cJSON_Delete(e);
+  if (rc != 0)
+    cp_log_warn("could not record event", "namespace", ns, "name", name, "reason", reason, "error",
+                cp_strerror(rc), "message", st.message, NULL);
+}
+
+/* --- memo ------------------------------------------------------------------------------ */
+
+static memo_t *memo_get(cp_ur_controller_t *c, const char *key) {
+  memo_t *m = cp_map_get(&c->memo, key);
+  if (!m && (m = calloc(1, sizeof *m)) != NULL && cp_map_put(&c->memo, key, m, NULL) != 0) {
+    free(m);
+    m = NULL;
+  }
+  return m;
+}
+
+/* --- reconcile ------------------------------------------------------------------------- */
+
+static cp_obj_t *cached(cp_ur_controller_t *c, int which, const char *ns, const char *name) {
+  char key[512];
+  cp_obj_key(ns, name, key, sizeof key);
+  return cp_store_get(cp_informer_store(c->inf[which]), key);
+}
+
+/* Applies desired unless the cached object already contains it. Takes desired. */
+static int ensure(worker_t *w, int which, const cp_gvr_t *gvr, const char *ns, cJSON *desired,
+                  cp_status_t *st) {
+  const char *name = cp_json_strv(desired, "metadata", "name", NULL);
+  cp_obj_t *have = cached(w->c, which, ns, name);
+  int rc = 0;
+  if (!have || !cp_json_contains(have->json, desired))
+    rc = apply(w, gvr, ns, name, NULL, desired, st);
+  cp_obj_unref(have);
+  cJSON_Delete(desired);
+  return rc;
+}
+
+/* Copies src into dst, cutting it to fit: messages from the server can be long. */
+static void trunc_copy(char *dst, size_t n, const char *src) {
+  size_t l = src ? strlen(src) : 0;
+  if (l >= n)
+    l = n - 1;
+  if (l)
+    memcpy(dst, src, l);
+  dst[l] = '\0';
+}
+
+static void set_cond(cp_ur_cond_t *c, const char *status, const char *reason, const char *msg) {
+  c->status = status;
+  c->reason = reason;
+  trunc_copy(c->message, sizeof c->message, msg);
+}
+
+static double parse_time_or(const char *s, double dflt) {
+  double t;
+  return s && cp_time_parse(s, &t) == 0 ? t : dflt;
+}
+
+typedef struct rec_s {
+  worker_t *w;
+  cp_ur_controller_t *c;
+  const cJSON *ur;
+  const char *ns, *name, *key;
+  cp_ur_status_t st;
+  double requeue_after; /* 0: none */
+  memo_t memo;          /* copy; written back at the end */
+} rec_t;
+
+static void requeue_in(rec_t *r, double secs) {
+  if (secs < 0.05)
+    secs = 0.05;
+  if (r->requeue_after == 0 || secs < r->requeue_after)
+    r->requeue_after = secs;
+}
+
+/* One more pod failure: count it and push the next creation out exponentially. */
+static void backoff_failure(rec_t *r, const char *reason, const char *msg) {
+  cp_ur_controller_t *c = r->c;
+  trunc_copy(r->memo.fail_reason, sizeof r->memo.fail_reason, reason);
+  trunc_copy(r->memo.fail_message, sizeof r->memo.fail_message, msg);
+  r->memo.failures++;
+  r->st.restarts++;
+  double delay = c->o.recreate_base * pow(2.0, (double)(r->memo.failures - 1));
+  r->memo.next_create = cp_time_mono() + (delay > c->o.recreate_max ? c->o.recreate_max : delay);
+}
+
+static void pod_lost(rec_t *r, const char *msg) {
+  backoff_failure(r, "PodLost", msg);
+  record_event(r->w, r->ur, "Warning", "PodLost", msg);
+}
+
+/* The pod half of reconcile: decides whether a pod should exist and makes it so. */
+static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effective_t *eff,
+                         cp_status_t *api) {
+  cp_ur_controller_t *c = r->c;
+  const cJSON *ur = r->ur;
+  const char *state = cp_json_strv(ur, "spec", "state", NULL);
+  int want_running = !state || strcmp(state, "Stopped") != 0;
+  cp_obj_t *pod = cached(c, INF_POD, r->ns, r->name);
+  cp_pod_obs_t obs;
+  cp_ur_observe_pod(pod ? pod->json : NULL, &obs);
+  const char *pod_uid = pod ? cp_json_strv(pod->json, "metadata", "uid", NULL) : NULL;
+  double now = cp_time_now();
+  int rc = 0;
+  const char *phase_before = cp_json_strv(ur, "status", "phase", NULL);
+  const cJSON *ready_cond = cp_ur_condition(ur, "Ready");
+
+  /* Hibernation: idle since the last recorded activity, or since it became Ready. */
+  int hibernate = 0;
+  if (want_running && eff->idle_timeout_ms > 0) {
+    double idle = (double)eff->idle_timeout_ms / 1000.0;
+    double activity = parse_time_or(cp_json_strv(ur, "status", "lastActivityTime", NULL), 0);
+    int was_hibernated = phase_before && strcmp(phase_before, "Hibernated") == 0;
+    if (was_hibernated) {
+      double since = parse_time_or(cp_json_strv(ready_cond, "lastTransitionTime", NULL), 0);
+      hibernate = !(activity > since); /* woken by activity newer than the hibernation */
+    } else if (obs.state == CP_POD_READY) {
+      double ready_since = parse_time_or(obs.ready_since, now);
+      double last = activity > ready_since ? activity : ready_since;
+      if (now >= last + idle)
+        hibernate = 1;
+      else
+        requeue_in(r, last + idle - now + 0.5);
+    }
+  }
+
+  if (!want_running || hibernate) {
+    const char *why = hibernate ? "Hibernated" : "Stopped";
+    if (pod && obs.state != CP_POD_TERMINATING) {
+      r->memo.deleted_pod = 1;
+      rc = delete_obj(r->w, &CP_GVR_PODS, r->ns, r->name, pod_uid, api);
+      if (rc == 0 && hibernate)
+        record_event(r->w, ur, "Normal", "Hibernated",
+                     "idle for longer than idleTimeout; the pod was stopped, storage is kept");
+    }
+    int gone = !pod;
+    r->st.phase = gone ? why : (hibernate ? "Hibernated" : "Stopping");
+    set_cond(&r->st.ready, "False", why,
+             hibernate ? "hibernated after being idle; the next access wakes it"
+                       : "the runtime is stopped");
+    set_cond(&r->st.progressing, gone ? "False" : "True", gone ? why : "Stopping",
+             gone ? "" : "waiting for the pod to terminate");
+    set_cond(&r->st.degraded, "False", "AsExpected", "");
+    r->st.started_at[0] = '\0';
+    goto out;
+  }
+
+  cJSON *desired = NULL;
+  char err[256];
+  rc = cp_desired_pod(ur, profile, &c->o.desired, &desired, err, sizeof err);
+  if (rc != 0) {
+    r->st.phase = "Failed";
+    set_cond(&r->st.degraded, "True", "InvalidSpec", err);
+    set_cond(&r->st.ready, "False", "InvalidSpec", err);
+    set_cond(&r->st.progressing, "False", "InvalidSpec", err);
+    rc = 0;
+    goto out;
+  }
+  const char *want_hash =
+      cp_json_strv(desired, "metadata", "annotations", CP_DESIRED_HASH_ANNOTATION, NULL);
+  snprintf(r->st.pod_name, sizeof r->st.pod_name, "%s", r->name);
+  set_cond(&r->st.degraded, "False", "AsExpected", "");
+
+  switch (obs.state) {
+  case CP_POD_NONE: {
+    double mono = cp_time_mono();
+    if (!r->memo.deleted_pod && cp_json_strv(ur, "status", "startedAt", NULL) != NULL)
+      pod_lost(r, "the runtime's pod disappeared; recreating it");
+    r->memo.deleted_pod = 0;
+    if (mono < r->memo.next_create) {
+      requeue_in(r, r->memo.next_create - mono);
+      r->st.phase = "Starting";
+      set_cond(&r->st.progressing, "True", "BackOff", "waiting before recreating the pod");
+      set_cond(&r->st.ready, "False", "PodNotReady", "the pod is being recreated");
+      set_cond(&r->st.degraded, "True", r->memo.fail_reason, r->memo.fail_message);
+      break;
+    }
+    rc = apply(r->w, &CP_GVR_PODS, r->ns, r->name, NULL, desired, api);
+    r->st.phase = "Starting";
+    set_cond(&r->st.progressing, "True", "PodCreated", "waiting for the pod to become ready");
+    set_cond(&r->st.ready, "False", "PodNotReady", "the pod is starting");
+    if (r->memo.failures)
+      set_cond(&r->st.degraded, "True", r->memo.fail_reason, r->memo.fail_message);
+    break;
+  }
+  case CP_POD_TERMINATING:
+    if (!r->memo.deleted_pod) {
+      /* Someone else is deleting it (kubectl, an eviction, node drain): a loss. */
+      pod_lost(r, "the runtime's pod is being deleted by someone else; it will be recreated");
+      r->memo.deleted_pod = 1; /* counted now, not again once it is gone */
+    }
+    if (r->memo.failures)
+      set_cond(&r->st.degraded, "True", r->memo.fail_reason, r->memo.fail_message);
+    r->st.phase = "Starting";
+    set_cond(&r->st.progressing, "True", "PodTerminating", "replacing the pod");
+    set_cond(&r->st.ready, "False", "PodNotReady", "the pod is being replaced");
+    break;
+  case CP_POD_FAILED: {
+    char msg[400];
+    snprintf(msg, sizeof msg, "the pod failed (%s%s%s); replacing it", obs.reason,
+             *obs.message ? ": " : "", obs.message);
+    record_event(r->w, ur, "Warning", obs.reason, msg);
+    rc = delete_obj(r->w, &CP_GVR_PODS, r->ns, r->name, pod_uid, api);
+    backoff_failure(r, obs.reason, msg);
+    r->memo.deleted_pod = 1; /* counted here, not again when it is gone */
+    r->st.phase = "Starting";
+    set_cond(&r->st.degraded, "True", obs.reason, msg);
+    set_cond(&r->st.ready, "False", obs.reason, msg);
+    set_cond(&r->st.progressing, "True", "Recovering", "replacing the failed pod");
+    break;
+  }
+  default:
+    if (want_hash && strcmp(obs.hash, want_hash) != 0) {
+      /* The spec or the profile changed: replace the pod. */
+      r->memo.deleted_pod = 1;
+      rc = delete_obj(r->w, &CP_GVR_PODS, r->ns, r->name, pod_uid, api);
+      r->st.phase = "Starting";
+      set_cond(&r->st.progressing, "True", "SpecChanged", "replacing the pod with the new spec");
+      set_cond(&r->st.ready, "False", "PodNotReady", "the pod is being replaced");
+      break;
+    }
+    if (obs.state == CP_POD_READY) {
+      /* Forget past failures once the pod has stayed ready for a while. */
+      if (now - parse_time_or(obs.ready_since, now) >= CP_UR_STABLE_SECONDS)
+        r->memo.failures = 0;
+      else if (r->memo.failures)
+        requeue_in(r, CP_UR_STABLE_SECONDS);
+      r->st.phase = "Running";
+      snprintf(r->st.started_at, sizeof r->st.started_at, "%s", obs.ready_since);
+      set_cond(&r->st.ready, "True", "PodReady", "");
+      set_cond(&r->st.progressing, "False", "Available", "");
+    } else if (obs.state == CP_POD_STUCK) {
+      char msg[400];
+      snprintf(msg, sizeof msg, "%s%s%s", obs.reason, *obs.message ? ": " : "", obs.message);
+      r->st.phase = "Failed";
+      set_cond(&r->st.degraded, "True", obs.reason, msg);
+      set_cond(&r->st.ready, "False", obs.reason, msg);
+      set_cond(&r->st.progressing, "False", obs.reason, msg);
+    } else {
+      r->st.phase = "Starting";
+      if (r->memo.failures)
+        set_cond(&r->st.degraded, "True", r->memo.fail_reason, r->memo.fail_message);
+      set_cond(&r->st.ready, "False", obs.reason, "the pod is starting");
+      set_cond(&r->st.progressing, "True", obs.reason, "waiting for the pod to become ready");
+    }
+  }
+  cJSON_Delete(desired);
+out:
+  if (r->st.phase && strcmp(r->st.phase, "Running") != 0 && strcmp(r->st.phase, "Failed") != 0)
+    r->st.started_at[0] = '\0';
+  cp_obj_unref(pod);
+  return rc;
+}
+
+static int reconcile(worker_t *w, const char *key, double *requeue_after) {
+  cp_ur_controller_t *c = w->c;
+  cp_obj_t *uro = cp_store_get(cp_informer_store(c->inf[INF_UR]), key);
+  if (!uro) {
+    pthread_mutex_lock(&c->mu);
+    free(cp_map_del(&c->memo, key));
+    pthread_mutex_unlock(&c->mu);
+    return 0; /* deleted: the garbage collector removes the children */
+  }
+  const cJSON *ur = uro->json;
+  int rc = 0;
+  cp_status_t api = {0};
+  cp_obj_t *prof = NULL;
+  cp_desired_effective_t eff = {0};
+  int have_eff = 0;
+  if (cp_json_getv(ur, "metadata", "deletionTimestamp", NULL))
+    goto done;
+
+  rec_t r = {.w = w, .c = c, .ur = ur, .ns = uro->namespace_, .name = uro->name, .key = key};
+  pthread_mutex_lock(&c->mu);
+  memo_t *m = memo_get(c, key);
+  if (m)
+    r.memo = *m;
+  pthread_mutex_unlock(&c->mu);
+
+  const cJSON *gen = cp_json_getv(ur, "metadata", "generation", NULL);
+  r.st.observed_generation = cJSON_IsNumber(gen) ? (long)gen->valuedouble : 0;
+  const cJSON *restarts = cp_json_getv(ur, "status", "restarts", NULL);
+  r.st.restarts = cJSON_IsNumber(restarts) ? (long)restarts->valuedouble : 0;
+  snprintf(r.st.started_at, sizeof r.st.started_at, "%s",
+           cp_json_strv(ur, "status", "startedAt", NULL)
+               ? cp_json_strv(ur, "status", "startedAt", NULL)
+               : "");
+  cp_desired_endpoint(ur, r.st.endpoint, sizeof r.st.endpoint);
+
+  const char *pname = cp_json_strv(ur, "spec", "profile", NULL);
+  if (!pname)
+    pname = "default";
+  prof = cached(c, INF_RP, NULL, pname);
+  char err[256];
+  if (!prof) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "RuntimeProfile \"%s\" not found", pname);
+    const cJSON *deg = cp_ur_condition(ur, "Degraded");
+    const char *was = cp_json_strv(deg, "reason", NULL);
+    if (!was || strcmp(was, "ProfileNotFound") != 0)
+      record_event(w, ur, "Warning", "ProfileNotFound", msg);
+    /* Nothing else changes: keep every other status field as it is. */
+    r.st.phase = cp_json_strv(ur, "status", "phase", NULL) ? NULL : "Pending";
+    snprintf(r.st.pod_name, sizeof r.st.pod_name, "%s",
+             cp_json_strv(ur, "status", "podName", NULL)
+                 ? cp_json_strv(ur, "status", "podName", NULL)
+                 : "");
+    set_cond(&r.st.degraded, "True", "ProfileNotFound", msg);
+    if (!cp_ur_condition(ur, "Ready"))
+      set_cond(&r.st.ready, "False", "ProfileNotFound", msg);
+    trunc_copy(r.st.message, sizeof r.st.message, msg);
+    goto status;
+  }
+  rc = cp_desired_effective(ur, prof->json, &c->o.desired, &eff, err, sizeof err);
+  if (rc != 0) {
+    r.st.phase = "Failed";
+    set_cond(&r.st.degraded, "True", "InvalidSpec", err);
+    set_cond(&r.st.ready, "False", "InvalidSpec", err);
+    set_cond(&r.st.progressing, "False", "InvalidSpec", err);
+    snprintf(r.st.message, sizeof r.st.message, "%s", err);
+    rc = 0;
+    goto status;
+  }
+  have_eff = 1;
+
+  /* Children that exist whatever the state: Secret, PVC, Service, NetworkPolicy. */
+  char sname[320];
+  snprintf(sname, sizeof sname, "%s%s", r.name, CP_DESIRED_SECRET_SUFFIX);
+  cp_obj_t *secret = cached(c, INF_SECRET, r.ns, sname);
+  if (!secret) {
+    char gw[65], mp[65];
+    cJSON *desired = NULL;
+    rc = cp_desired_new_token(gw);
+    if (rc == 0)
+      rc = cp_desired_new_token(mp);
+    if (rc == 0)
+      rc = cp_desired_secret(ur, gw, mp, &desired, err, sizeof err);
+    memset(gw, 0, sizeof gw);
+    memset(mp, 0, sizeof mp);
+    if (rc == 0) {
+      /* Create, never apply: a Secret already there (cache lagging) keeps its tokens. */
+      rc =
+          count(c, "POST", cp_kube_create(w->kc, &CP_GVR_SECRETS, r.ns, desired, NULL, &api), &api);
+      if (rc == CP_ECONFLICT)
+        rc = 0;
+    }
+    cJSON_Delete(desired);
+  }
+  cp_obj_unref(secret);
+  struct {
+    int which;
+    cp_gvr_t gvr;
+    int (*build)(const cJSON *, const cJSON *, const cp_desired_opts_t *, cJSON **, char *, size_t);
+  } kids[] = {{INF_PVC, CP_GVR_PVCS, cp_desired_pvc},
+              {INF_NETPOL, CP_GVR_NETWORKPOLICIES, cp_desired_netpol}};
+  for (size_t i = 0; rc == 0 && i < sizeof kids / sizeof *kids; i++) {
+    cJSON *d = NULL;
+    rc = kids[i].build(ur, prof->json, &c->o.desired, &d, err, sizeof err);
+    if (rc == 0)
+      rc = ensure(w, kids[i].which, &kids[i].gvr, r.ns, d, &api);
+  }
+  if (rc == 0) {
+    cJSON *d = NULL;
+    rc = cp_desired_service(ur, &c->o.desired, &d, err, sizeof err);
+    if (rc == 0)
+      rc = ensure(w, INF_SVC, &CP_GVR_SERVICES, r.ns, d, &api);
+  }
+  if (rc == 0)
+    rc = reconcile_pod(&r, prof->json, &eff, &api);
+  if (rc != 0)
+    goto done_memo;
+
+status:
+  if (!cp_ur_status_matches(ur, &r.st)) {
+    const char *before = cp_json_strv(cp_ur_condition(ur, "Degraded"), "reason", NULL);
+    if (r.st.degraded.status && strcmp(r.st.degraded.status, "True") == 0 &&
+        (!before || strcmp(before, r.st.degraded.reason) != 0) && r.st.phase &&
+        strcmp(r.st.phase, "Failed") == 0)
+      record_event(w, ur, "Warning", r.st.degraded.reason, r.st.degraded.message);
+    const char *was_ready = cp_json_strv(cp_ur_condition(ur, "Ready"), "status", NULL);
+    if (r.st.ready.status && strcmp(r.st.ready.status, "True") == 0 &&
+        (!was_ready || strcmp(was_ready, "True") != 0))
+      record_event(w, ur, "Normal", "Ready", "the runtime is ready");
+    cJSON *body = cp_ur_status_body(ur, &r.st, cp_time_now());
+    rc = body ? apply(w, &UR_GVR, r.ns, r.name, "status", body, &api) : CP_ENOMEM;
+    cJSON_Delete(body);
+  }
+done_memo:
+  pthread_mutex_lock(&c->mu);
+  if ((m = cp_map_get(&c->memo, key)) != NULL)
+    *m = r.memo;
+  pthread_mutex_unlock(&c->mu);
+  *requeue_after = r.requeue_after;
+done:
+  if (rc != 0) {
+    char code[16];
+    snprintf(code, sizeof code, "%ld", api.http_code);
+    cp_log_error("reconcile failed", "controller", "userruntime", "namespace", uro->namespace_,
+                 "name", uro->name, "resourceVersion", uro->resource_version, "error",
+                 cp_strerror(rc), "code", code, "reason", api.reason, "message", api.message, NULL);
+  }
+  if (have_eff)
+    cp_desired_effective_free(&eff);
+  cp_obj_unref(prof);
+  cp_obj_unref(uro);
+  return rc;
+}
+
+/* --- workers and resync ----------------------------------------------------------------- */
+
+static void observe(cp_ur_controller_t *c, int result, double secs) {
+  pthread_mutex_lock(&c->mu);
+  c->stats.reconciles++;
+  c->stats.errors += result == RES_ERROR;
+  pthread_mutex_unlock(&c->mu);
+  if (c->m_reconciles) {
+    cp_counter_add(c->m_reconciles, CP_LABELS("userruntime", RESULTS[result]), 1);
+    if (result == RES_ERROR)
+      cp_counter_add(c->m_errors, CP_LABELS("userruntime"), 1);
+    cp_histogram_observe(c->m_time, CP_LABELS("userruntime"), secs);
+  }
+}
+
+static double queue_depth(void *ud) {
+  cp_workqueue_stats_t st;
+  cp_workqueue_stats(ud, &st);
+  return (double)st.depth;
+}
+
+void cp_ur_controller_collect(cp_ur_controller_t *c) {
+  cp_workqueue_stats_t st;
+  cp_workqueue_stats(c->q, &st);
+  pthread_mutex_lock(&c->mu);
+  uint64_t adds = st.adds - c->adds_seen, retries = st.retries - c->retries_seen;
+  c->adds_seen = st.adds;
+  c->retries_seen = st.retries;
+  pthread_mutex_unlock(&c->mu);
+  if (c->m_adds) {
+    cp_counter_add(c->m_adds, CP_LABELS("userruntime"), (double)adds);
+    cp_counter_add(c->m_retries, CP_LABELS("userruntime"), (double)retries);
+  }
+}
+
+static int register_metrics(cp_ur_controller_t *c, cp_metrics_t *m) {
+  int rc = cp_metrics_counter(m, "controller_runtime_reconcile_total",
+                              "Total number of reconciliations per controller",
+                              CP_LABELS("controller", "result", NULL), &c->m_reconciles);
+  if (rc == 0)
+    rc = cp_metrics_counter(m, "controller_runtime_reconcile_errors_total",
+                            "Total number of reconciliation errors per controller",
+                            CP_LABELS("controller", NULL), &c->m_errors);
+  if (rc == 0)
+    rc = cp_metrics_histogram(m, "controller_runtime_reconcile_time_seconds",
+                              "Length of time per reconciliation per controller",
+                              CP_LABELS("controller", NULL), NULL, 0, &c->m_time);
+  if (rc == 0)
+    rc = cp_metrics_gauge(m, "workqueue_depth", "Current depth of workqueue",
+                          CP_LABELS("name", NULL), &c->m_depth);
+  if (rc == 0)
+    rc = cp_gauge_set_func(c->m_depth, CP_LABELS("userruntime"), queue_depth, c->q);
+  if (rc == 0)
+    rc = cp_metrics_counter(m, "workqueue_adds_total", "Total number of adds handled by workqueue",
+                            CP_LABELS("name", NULL), &c->m_adds);
+  if (rc == 0)
+    rc = cp_metrics_counter(m, "workqueue_retries_total",
+                            "Total number of retries handled by workqueue", CP_LABELS("name", NULL),
+                            &c->m_retries);
+  if (rc == 0)
+    rc = cp_metrics_counter(m, "rest_client_requests_total",
+                            "Number of HTTP requests, partitioned by status code, method, and host",
+                            CP_LABELS("code", "host", "method", NULL), &c->m_requests);
+  if (rc == 0) {
+    for (int i = 0; i < 4; i++)
+      cp_counter_add(c->m_reconciles, CP_LABELS("userruntime", RESULTS[i]), 0);
+    cp_counter_add(c->m_errors, CP_LABELS("userruntime"), 0);
+    cp_counter_add(c->m_adds, CP_LABELS("userruntime"), 0);
+    cp_counter_add(c->m_retries, CP_LABELS("userruntime"), 0);
+  }
+  return rc;
+}
+
+static void *work(void *arg) {
+  worker_t *w = arg;
+  cp_ur_controller_t *c = w->c;
+  while (!cp_ur_controller_synced(c) && !atomic_load(&c->stop)) {
+    struct timespec d = {0, 50 * 1000 * 1000};
+    nanosleep(&d, NULL);
+  }
+  char *key;
+  while (cp_workqueue_get(c->q, &key) == 0) {
+    double t0 = cp_time_mono(), after = 0;
+    int rc = reconcile(w, key, &after);
+    int result = RES_SUCCESS;
+    if (rc != 0) {
+      cp_workqueue_add_rate_limited(c->q, key);
+      result = RES_ERROR;
+    } else {
+      cp_workqueue_forget(c->q, key);
+      if (after > 0) {
+        cp_workqueue_add_after(c->q, key, after);
+        result = RES_REQUEUE_AFTER;
+      }
+    }
+    observe(c, result, cp_time_mono() - t0);
+    cp_workqueue_done(c->q, key);
+    free(key);
+  }
+  return NULL;
+}
+
+static void *resync(void *arg) {
+  cp_ur_controller_t *c = arg;
+  double next = cp_time_mono() + c->o.resync;
+  while (!atomic_load(&c->stop)) {
+    struct timespec d = {0, 200 * 1000 * 1000};
+    nanosleep(&d, NULL);
+    if (cp_time_mono() < next)
+      continue;
+    next = cp_time_mono() + c->o.resync;
+    cp_obj_t **arr;
+    size_t n;
+    if (cp_store_list(cp_informer_store(c->inf[INF_UR]), NULL, NULL, &arr, &n) != 0)
+      continue;
+    for (size_t i = 0; i < n; i++) {
+      cp_workqueue_add(c->q, arr[i]->key);
+      cp_obj_unref(arr[i]);
+    }
+    free(arr);
+  }
+  return NULL;
+}
+
+/* --- lifecycle -------------------------------------------------------------------------- */
+
+int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts_t *opts,
+                         cp_ur_controller_t **out) {
+  cp_ur_controller_t *c = calloc(1, sizeof *c);
+  if (!c)
+    return CP_ENOMEM;
+  c->o = *opts;
+  if (c->o.workers <= 0)
+    c->o.workers = 4;
+  if (c->o.resync == 0)
+    c->o.resync = 600;
+  if (c->o.qps <= 0)
+    c->o.qps = 50;
+  if (c->o.burst <= 0)
+    c->o.burst = 100;
+  if (c->o.recreate_base <= 0)
+    c->o.recreate_base = 1;
+  if (c->o.recreate_max <= 0)
+    c->o.recreate_max = 300;
+  c->cfg = cfg;
+  pthread_mutex_init(&c->mu, NULL);
+  cp_map_init(&c->memo);
+  const char *host = strstr(cfg->server, "://");
+  snprintf(c->host, sizeof c->host, "%s", host ? host + 3 : cfg->server);
+  int rc = cp_workqueue_new(NULL, &c->q);
+  if (rc == 0 && c->o.metrics)
+    rc = register_metrics(c, c->o.metrics);
+  cp_kube_client_opts_t copts = {
+      .qps = c->o.qps, .burst = c->o.burst, .user_agent = "clawplane-controller/0.1"};
+  struct {
+    cp_gvr_t gvr;
+    const char *sel;
+    cp_informer_handlers_t h;
+  } defs[INF_COUNT] = {
+      [INF_UR] = {UR_GVR, NULL, {ur_add, ur_update, ur_add, inf_error, c}},
+      [INF_RP] = {RP_GVR, NULL, {rp_add, rp_update, rp_add, inf_error, c}},
+      [INF_POD] = {CP_GVR_PODS,
+                   CP_UR_MANAGED_SELECTOR,
+                   {child_add, child_update, child_add, inf_error, c}},
+      [INF_SVC] = {CP_GVR_SERVICES,
+                   CP_UR_MANAGED_SELECTOR,
+                   {child_add, child_update, child_add, inf_error, c}},
+      [INF_NETPOL] = {CP_GVR_NETWORKPOLICIES,
+                      CP_UR_MANAGED_SELECTOR,
+                      {child_add, child_update, child_add, inf_error, c}},
+      [INF_PVC] = {CP_GVR_PVCS,
+                   CP_UR_MANAGED_SELECTOR,
+                   {child_add, child_update, child_add, inf_error, c}},
+      [INF_SECRET] = {CP_GVR_SECRETS,
+                      CP_UR_MANAGED_SELECTOR,
+                      {child_add, child_update, child_add, inf_error, c}},
+  };
+  for (int i = 0; rc == 0 && i < INF_COUNT; i++) {
+    cp_informer_opts_t io = {.gvr = defs[i].gvr,
+                             .namespace_ = defs[i].gvr.namespaced ? c->o.namespace_ : NULL,
+                             .label_selector = defs[i].sel};
+    rc = cp_informer_new(cfg, &copts, &io, &defs[i].h, &c->inf[i]);
+  }
+  c->workers = calloc((size_t)c->o.workers, sizeof *c->workers);
+  if (rc == 0 && !c->workers)
+    rc = CP_ENOMEM;
+  for (int i = 0; rc == 0 && i < c->o.workers; i++) {
+    c->workers[i].c = c;
+    rc = cp_kube_client_new(cfg, &copts, &c->workers[i].kc);
+  }
+  if (rc != 0) {
+    cp_ur_controller_free(c);
+    return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+int cp_ur_controller_start_informers(cp_ur_controller_t *c) {
+  for (int i = 0; i < INF_COUNT; i++) {
+    int rc = cp_informer_start(c->inf[i]);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+int cp_ur_controller_synced(cp_ur_controller_t *c) {
+  for (int i = 0; i < INF_COUNT; i++)
+    if (!cp_informer_synced(c->inf[i]))
+      return 0;
+  return 1;
+}
+
+int cp_ur_controller_start_workers(cp_ur_controller_t *c) {
+  if (c->started)
+    return 0;
+  for (int i = 0; i < c->o.workers; i++) {
+    if (pthread_create(&c->workers[i].thread, NULL, work, &c->workers[i]) != 0)
+      return CP_ENOMEM;
+    c->nworkers++;
+  }
+  c->started = 1;
+  /* Everything in the cache gets a first reconcile, even what arrived before we led. */
+  cp_obj_t **arr;
+  size_t n;
+  if (cp_store_list(cp_informer_store(c->inf[INF_UR]), NULL, NULL, &arr, &n) == 0) {
+    for (size_t i = 0; i < n; i++) {
+      cp_workqueue_add(c->q, arr[i]->key);
+      cp_obj_unref(arr[i]);
+    }
+    free(arr);
+  }
+  if (c->o.resync > 0 && pthread_create(&c->resync_thread, NULL, resync, c) == 0)
+    c->resync_started = 1;
+  return 0;
+}
+
+void cp_ur_controller_stats(cp_ur_controller_t *c, cp_ur_controller_stats_t *st) {
+  pthread_mutex_lock(&c->mu);
+  *st = c->stats;
+  pthread_mutex_unlock(&c->mu);
+  cp_workqueue_stats(c->q, &st->queue);
+}
+
+void cp_ur_controller_stop(cp_ur_controller_t *c) {
+  if (!c)
+    return;
+  atomic_store(&c->stop, 1);
+  if (c->q)
+    cp_workqueue_shutdown(c->q);
+  for (int i = 0; i < c->nworkers; i++)
+    pthread_join(c->workers[i].thread, NULL);
+  c->nworkers = 0;
+  if (c->resync_started)
+    pthread_join(c->resync_thread, NULL);
+  c->resync_started = 0;
+  for (int i = 0; i < INF_COUNT; i++)
+    cp_informer_stop(c->inf[i]);
+}
+
+void cp_ur_controller_free(cp_ur_controller_t *c) {
+  if (!c)
+    return;
+  cp_ur_controller_stop(c);
+  if (c->m_depth)
+    cp_gauge_set_func(c->m_depth, CP_LABELS("userruntime"), NULL, NULL);
+  for (int i = 0; i < INF_COUNT; i++)
+    cp_informer_free(c->inf[i]);
+  for (int i = 0; c->workers && i < c->o.workers; i++)
+    cp_kube_client_free(c->workers[i].kc);
+  free(c->workers);
+  cp_workqueue_free(c->q);
+  cp_map_free(&c->memo, free);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}

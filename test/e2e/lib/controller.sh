@@ -1,0 +1,122 @@
+# Shared helpers for the controller's e2e scripts (sourced, not run). Each script gets
+# its own namespace (Pod Security "restricted" enforced), its own RuntimeProfile names and
+# its own controller process watching only that namespace, so scripts run in parallel.
+set -euo pipefail
+build=${CP_BUILD_DIR:?}
+src=${CP_SOURCE_DIR:?}
+ctl_bin="$build/bin/clawplane-controller"
+suffix=$$
+ns=e2e-${E2E_NAME:-ctl}-$suffix
+profile=p-$suffix
+logdir=$(mktemp -d "/tmp/clawplane-e2e-${E2E_NAME:-ctl}.XXXXXX")
+checks=0
+ctl_pids=()
+
+say() { printf '== %s\n' "$*"; }
+ok() { checks=$((checks + 1)); printf 'ok %d - %s\n' "$checks" "$*"; }
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  for f in "$logdir"/controller*.log; do
+    [ -f "$f" ] && { echo "--- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
+  done
+  exit 1
+}
+
+cleanup() {
+  local p
+  for p in "${ctl_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  kubectl delete ns "$ns" --wait=false >/dev/null 2>&1 || true
+  kubectl delete runtimeprofile -l e2e-run="$suffix" --wait=false >/dev/null 2>&1 || true
+  rm -rf "$logdir"
+}
+trap cleanup EXIT
+
+setup_namespace() {
+  kubectl apply --server-side --force-conflicts -f "$src/crds/" >/dev/null
+  kubectl wait --for=condition=Established crd/userruntimes.clawplane.io \
+    crd/runtimeprofiles.clawplane.io --timeout=60s >/dev/null
+  kubectl create ns "$ns" >/dev/null
+  kubectl label ns "$ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
+}
+
+# start_controller <log name> [flags...]: runs a controller on this namespace in the
+# background; sets ctl_pid and ctl_port.
+start_controller() {
+  local name=$1
+  shift
+  local log="$logdir/$name.log"
+  "$ctl_bin" --namespace "$ns" --http-address 127.0.0.1:0 --resync-period 30 \
+    --leader-election-namespace "$ns" --leader-election-id "ctl-$suffix" "$@" >"$log" 2>&1 &
+  ctl_pid=$!
+  ctl_pids+=("$ctl_pid")
+  local i
+  for i in $(seq 1 100); do
+    ctl_port=$(grep -o '"port":"[0-9]*"' "$log" | head -1 | grep -o '[0-9]\+' || true)
+    [ -n "$ctl_port" ] && return 0
+    kill -0 "$ctl_pid" 2>/dev/null || fail "controller exited at start: $(cat "$log")"
+    sleep 0.1
+  done
+  fail "controller did not start serving HTTP"
+}
+
+# apply_profile <name> <extra spec yaml lines...>
+apply_profile() {
+  local name=$1
+  shift
+  {
+    cat <<EOP
+apiVersion: clawplane.io/v1alpha1
+kind: RuntimeProfile
+metadata: {name: $name, labels: {e2e-run: "$suffix"}}
+spec:
+  image: registry.invalid/openclaw@sha256:1111111111111111111111111111111111111111111111111111111111111111
+  resources: {requests: {cpu: 100m, memory: 256Mi}, limits: {cpu: "1", memory: 1Gi}}
+  maxResources: {cpu: "2", memory: 4Gi}
+  allowOverrides: {image: false, resources: true}
+EOP
+    local l
+    for l in "$@"; do printf '  %s\n' "$l"; done
+  } | kubectl apply --server-side --force-conflicts -f - >/dev/null
+}
+
+# apply_ur <name> <extra spec yaml lines...>
+apply_ur() {
+  local name=$1
+  shift
+  {
+    cat <<EOU
+apiVersion: clawplane.io/v1alpha1
+kind: UserRuntime
+metadata: {name: $name, namespace: $ns}
+spec:
+  user: $name
+EOU
+    local l
+    for l in "$@"; do printf '  %s\n' "$l"; done
+  } | kubectl apply --server-side --force-conflicts --field-manager=e2e -f - >/dev/null
+}
+
+jp() { kubectl -n "$ns" get "$1" -o jsonpath="$2" 2>/dev/null; }
+
+# wait_for <seconds> <description> <command...>: polls until the command succeeds.
+wait_for() {
+  local secs=$1 what=$2
+  shift 2
+  local end=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $end ] || fail "timed out after ${secs}s: $what"
+    sleep 0.2
+  done
+}
+
+field_is() { [ "$(jp "$1" "$2")" = "$3" ]; }
+absent() { ! kubectl -n "$ns" get "$1" >/dev/null 2>&1; }
+cond() { jp "ur/$1" "{.status.conditions[?(@.type==\"$2\")].$3}"; }
+event_seen() { # event_seen <ur> <reason>
+  kubectl -n "$ns" get events --field-selector "involvedObject.name=$1,reason=$2" \
+    -o name 2>/dev/null | grep -q .
+}
+metric() { # metric <regex>: sum of the matching series from the last started controller
+  curl -fsS "http://127.0.0.1:$ctl_port/metrics" |
+    awk -v re="$1" '$0 !~ /^#/ && $1 ~ re {s += $2} END {printf "%d\n", s}'
+}
