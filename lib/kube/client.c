@@ -645,11 +645,17 @@ static int perform(cp_kube_client_t *c, const call_t *k, cp_buf_t *resp, cp_stat
       char msg[128];
       snprintf(msg, sizeof msg, "response body larger than %zu bytes", resp->limit);
       status_msg(st, code, r == CP_ETOOBIG ? msg : cp_strerror(r));
-    } else if (rc != CURLE_OK) {
+    } else if (rc != CURLE_OK && code < 400) {
       r = curl_error(rc);
       status_msg(st, code, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
     } else if ((r = cp_kube_http_error(code)) != 0) {
+      /* An error status counts even if its body was cut: over HTTP/2 the apiserver
+       * rejects a request early (401, 403, 429) and resets the stream, and libcurl may
+       * then drop the body despite RFC 9113 8.1 ("clients MUST NOT discard"). */
       cp_kube_status_from_body(s, code, resp->data, resp->len);
+      if (rc != CURLE_OK && !s->message[0])
+        snprintf(s->message, sizeof s->message, "HTTP %ld, response body lost: %s", code,
+                 c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
       struct curl_header *ra = NULL;
       bool has_ra = curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &ra) == CURLHE_OK;
       if (has_ra)

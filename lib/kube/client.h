@@ -18,8 +18,10 @@
  * reason tells AlreadyExists from Conflict), 410 GONE, 422 INVALID, 429 THROTTLED, 5xx
  * UNAVAILABLE, any other non-2xx HTTP. Transport: timeouts TIMEOUT, refused or unresolvable
  * hosts CONNECT, handshake and certificate problems TLS, a body past the cap TOOBIG, other
- * broken transfers IO. 429, and 5xx answers carrying Retry-After, are retried a few times
- * honouring Retry-After (each wait capped at 10 s); the last answer reaches the caller.
+ * broken transfers IO. An error status that arrived wins over a transport error that cut
+ * its body (HTTP/2 early rejections). 429, and 503 carrying Retry-After, are retried a few
+ * times (any method: neither was processed) honouring Retry-After, each wait capped at
+ * 10 s; the last answer reaches the caller.
  *
  * Credentials never touch the disk (libcurl *_BLOB options) and are never put into
  * cp_status_t. A token_file is re-read whenever its mtime, size or inode changes.
