@@ -213,6 +213,10 @@ int cp_kube_watch(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
     r = cp_kube_query_add(&q, "allowWatchBookmarks", "true");
   if (!r && rv[0])
     r = cp_kube_query_add(&q, "resourceVersion", rv);
+  if (!r && opts->send_initial_events)
+    r = cp_kube_query_add(&q, "sendInitialEvents", "true");
+  if (!r && opts->send_initial_events)
+    r = cp_kube_query_add(&q, "resourceVersionMatch", "NotOlderThan");
   if (!r)
     r = cp_kube_query_add(&q, "labelSelector", opts->label_selector);
   if (!r)
@@ -271,7 +275,10 @@ static bool transient(int r) {
 int cp_kube_watch_loop(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
                        const cp_watch_opts_t *opts, char *rv, cp_watch_cb cb, void *ud,
                        cp_status_t *st) {
-  atomic_bool *stop = opts ? opts->stop : NULL;
+  cp_watch_opts_t o = {0};
+  if (opts)
+    o = *opts;
+  atomic_bool *stop = o.stop;
   unsigned attempt = 0;
   for (;;) {
     if (stop && atomic_load(stop)) {
@@ -285,9 +292,11 @@ int cp_kube_watch_loop(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
     }
     memcpy(before, rv, strlen(rv) + 1);
     double t0 = mono_s();
-    int r = cp_kube_watch(c, gvr, ns, opts, rv, cb, ud, st);
-    if (strcmp(before, rv) != 0)
+    int r = cp_kube_watch(c, gvr, ns, &o, rv, cb, ud, st);
+    if (strcmp(before, rv) != 0) {
       attempt = 0;
+      o.send_initial_events = false; /* resume from rv from now on */
+    }
     if (r == 0 && mono_s() - t0 >= 1.0)
       continue;
     if (r != 0 && !transient(r))

@@ -20,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CP_KUBE_RV_MAX 256 /* resourceVersion buffer, terminator included */
@@ -89,6 +90,10 @@ typedef struct cp_watch_opts_s {
   const char *field_selector; /* NULL = none */
   long timeout_seconds;       /* server closes the stream after this; 0 = random 300..600 */
   size_t max_line;            /* decoder cap; 0 = 16 MiB */
+  bool send_initial_events;   /* sendInitialEvents=true (resourceVersionMatch=NotOlderThan):
+                                 existing objects as ADDED, then a BOOKMARK annotated
+                                 "k8s.io/initial-events-end": "true". The loop stops asking
+                                 once a watch has moved the resourceVersion. */
   atomic_bool *stop;          /* optional: set from any thread to end the watch */
 } cp_watch_opts_t;
 
