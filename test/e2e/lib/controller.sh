@@ -45,12 +45,17 @@ start_controller() {
   local name=$1
   shift
   local log="$logdir/$name.log"
-  "$ctl_bin" --namespace "$ns" --http-address 127.0.0.1:0 --resync-period 30 \
+  # CP_VALGRIND=1: run under valgrind; any memory error or definite leak makes the
+  # controller exit 99, which the SIGTERM check reports.
+  local wrap=()
+  [ "${CP_VALGRIND:-0}" = 1 ] && wrap=(valgrind --quiet --error-exitcode=99 --leak-check=full
+    --errors-for-leak-kinds=definite --show-leak-kinds=definite)
+  "${wrap[@]}" "$ctl_bin" --namespace "$ns" --http-address 127.0.0.1:0 --resync-period 30 \
     --leader-election-namespace "$ns" --leader-election-id "ctl-$suffix" "$@" >"$log" 2>&1 &
   ctl_pid=$!
   ctl_pids+=("$ctl_pid")
   local i
-  for i in $(seq 1 100); do
+  for i in $(seq 1 600); do
     ctl_port=$(grep -o '"port":"[0-9]*"' "$log" | head -1 | grep -o '[0-9]\+' || true)
     [ -n "$ctl_port" ] && return 0
     kill -0 "$ctl_pid" 2>/dev/null || fail "controller exited at start: $(cat "$log")"
