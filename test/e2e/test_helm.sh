@@ -1,0 +1,482 @@
+#!/usr/bin/env bash
+# e2e: the Helm chart (charts/clawplane) on the local control plane, as a platform team
+# uses it: lint and schema, template + server-side dry run, a real install whose
+# Deployments become available on kwok nodes, RBAC as seen by `kubectl auth can-i`, the
+# real controller reconciling a UserRuntime with nothing but the chart's RBAC, an upgrade
+# with unchanged values that changes no object, uninstall keeping the CRDs, the runtime
+# namespace and the users' PVCs, and a reinstall that adopts the kept namespace.
+#
+# Every run has its own release, namespaces and RuntimeProfile names, so runs and the other
+# e2e scripts can share the cluster. The CRDs are shared: Helm installs the chart's crds/
+# only where they are missing and never changes existing ones.
+set -euo pipefail
+build=${CP_BUILD_DIR:?}
+src=${CP_SOURCE_DIR:?}
+chart="$src/charts/clawplane"
+data="$src/test/data/helm"
+ctl_bin="$build/bin/clawplane-controller"
+suffix=$$
+rel=cph-$suffix             # release; object prefix cph-<pid>-clawplane
+ns=e2e-helm-$suffix         # release namespace
+rtns=e2e-helm-rt-$suffix    # runtime namespace (created by the chart)
+dryns=e2e-helm-dry-$suffix  # for the template dry run
+dryrt=e2e-helm-dryrt-$suffix
+profile=helm-$suffix
+fn=$rel-clawplane
+tmp=$(mktemp -d /tmp/clawplane-e2e-helm.XXXXXX)
+checks=0
+ctl_pid=""
+installed=0
+
+step() { printf '== %s\n' "$*"; }
+ok() { checks=$((checks + 1)); printf 'ok %d - %s\n' "$checks" "$*"; }
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  [ -f "$tmp/controller.log" ] && { echo "--- controller log (last 30 lines)" >&2; tail -n 30 "$tmp/controller.log" >&2; }
+  exit 1
+}
+cleanup() {
+  [ -n "$ctl_pid" ] && kill "$ctl_pid" 2>/dev/null || true
+  [ "$installed" = 1 ] && helm uninstall "$rel" -n "$ns" --wait --timeout 60s >/dev/null 2>&1 || true
+  local n
+  for n in "$ns" "$rtns" "$dryns" "$dryrt"; do
+    kubectl delete ns "$n" --wait=false >/dev/null 2>&1 || true
+  done
+  kubectl delete runtimeprofile "$profile" "$profile-dry" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# helm prints a notice on stderr for every symbolic link it follows (crds/); drop those.
+h() { helm "$@" 2> >(grep -v 'found symbolic link in path' >&2); }
+set_args=(--set "runtimes.namespace=$rtns" --set "defaultProfile.name=$profile")
+
+# ---------------------------------------------------------------------------------------
+step "helm lint and values.schema.json"
+out=$(h lint "$chart" --strict -f "$data/install-values.yaml" "${set_args[@]}" 2>&1) ||
+  fail "helm lint --strict failed: $out"
+grep -q '1 chart(s) linted, 0 chart(s) failed' <<<"$out" || fail "helm lint: $out"
+ok "helm lint --strict passes with the install values"
+out=$(h lint "$chart" 2>&1) || fail "helm lint with the chart's own defaults failed: $out"
+ok "helm lint passes with the chart's defaults"
+
+rc=0
+out=$(h lint "$chart" -f "$data/bad-values.yaml" 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "helm lint accepted test/data/helm/bad-values.yaml: $out"
+for want in "at '/controller/replicaCount': got string, want integer" \
+  "at '/runtimes/namespace': 'User_Runtimes' does not match pattern" \
+  "additional properties 'controler' not allowed"; do
+  grep -qF -- "$want" <<<"$out" || fail "helm lint of bad values does not say \"$want\": $out"
+done
+ok "helm lint refuses bad values and names each bad path"
+rc=0
+out=$(h template x "$chart" -f "$data/bad-values.yaml" 2>&1) || rc=$?
+[ "$rc" -ne 0 ] && grep -qF "/controller/replicaCount" <<<"$out" ||
+  fail "helm template accepted bad values: $out"
+ok "helm template refuses them too"
+
+expect_template_error() { # <what> <message> <helm args...>
+  local what=$1 want=$2 rc=0 out
+  shift 2
+  out=$(h template x "$chart" "$@" 2>&1) || rc=$?
+  [ "$rc" -ne 0 ] || fail "helm template accepted $what"
+  grep -qF -- "$want" <<<"$out" || fail "helm template, $what: no \"$want\" in: $out"
+  ok "helm template refuses $what: $want"
+}
+expect_template_error "no database choice" \
+  "set postgresql.external.existingSecret (a Secret holding a libpq URL) or postgresql.bundled.enabled=true"
+expect_template_error "an image not pinned by digest" "is not pinned by digest" \
+  --set postgresql.bundled.enabled=true --set defaultProfile.image=ghcr.io/openclaw/openclaw:latest
+expect_template_error "two controllers without leader election" "at '/controller/replicaCount': value must be 1" \
+  --set postgresql.bundled.enabled=true --set controller.leaderElection.enabled=false
+expect_template_error "both databases" "choose one of postgresql.bundled.enabled and postgresql.external.existingSecret" \
+  --set postgresql.bundled.enabled=true --set postgresql.external.existingSecret=db
+
+# ---------------------------------------------------------------------------------------
+step "CRDs: the chart's crds/ are the repository's crds/"
+for f in "$src"/crds/*.yaml; do
+  b=$(basename "$f")
+  [ -L "$chart/crds/$b" ] || fail "charts/clawplane/crds/$b is not a symbolic link to crds/$b"
+  [ "$(readlink -f "$chart/crds/$b")" = "$(readlink -f "$f")" ] ||
+    fail "charts/clawplane/crds/$b points at $(readlink "$chart/crds/$b"), not crds/$b"
+done
+n_chart=$(find "$chart/crds" -name '*.yaml' | wc -l)
+n_src=$(find "$src/crds" -maxdepth 1 -name '*.yaml' | wc -l)
+[ "$n_chart" = "$n_src" ] || fail "charts/clawplane/crds has $n_chart files, crds/ has $n_src"
+ok "charts/clawplane/crds/*.yaml are symbolic links to each of crds/*.yaml"
+h package "$chart" -d "$tmp/pkg" >/dev/null || fail "helm package failed"
+mkdir -p "$tmp/unpacked"
+tar -m -xzf "$tmp"/pkg/clawplane-*.tgz -C "$tmp/unpacked"
+for f in "$src"/crds/*.yaml; do
+  b=$(basename "$f")
+  [ -f "$tmp/unpacked/clawplane/crds/$b" ] && [ ! -L "$tmp/unpacked/clawplane/crds/$b" ] ||
+    fail "the packaged chart has no regular file crds/$b"
+  cmp -s "$f" "$tmp/unpacked/clawplane/crds/$b" || fail "packaged crds/$b differs from crds/$b"
+done
+ok "helm package stores the CRDs' contents, byte for byte"
+out=$(h template x "$chart" --include-crds --set postgresql.bundled.enabled=true) || fail "helm template --include-crds failed"
+for crd in userruntimes.clawplane.io runtimeprofiles.clawplane.io; do
+  grep -q "^  name: $crd\$" <<<"$out" || fail "helm template --include-crds lacks $crd"
+done
+ok "helm template --include-crds renders both CRDs"
+h lint "$tmp"/pkg/clawplane-*.tgz -f "$data/install-values.yaml" >/dev/null 2>&1 || fail "helm lint of the packaged chart failed"
+ok "helm lint passes on the packaged chart"
+
+# ---------------------------------------------------------------------------------------
+step "helm template | kubectl apply --dry-run=server (namespaces $dryns, $dryrt)"
+kubectl apply --server-side --force-conflicts -f "$src/crds/" >/dev/null
+kubectl wait --for=condition=Established crd/userruntimes.clawplane.io \
+  crd/runtimeprofiles.clawplane.io --timeout=60s >/dev/null
+for n in "$dryns" "$dryrt"; do
+  kubectl create ns "$n" --save-config >/dev/null # so that apply finds its annotation
+  kubectl label ns "$n" pod-security.kubernetes.io/enforce=restricted \
+    pod-security.kubernetes.io/warn=restricted >/dev/null
+done
+dry() { # dry <label> <helm template args...>
+  local what=$1 out
+  shift
+  h template "$rel-dry" "$chart" -n "$dryns" --set "runtimes.namespace=$dryrt" \
+    --set "defaultProfile.name=$profile-dry" "$@" >"$tmp/dry.yaml" || fail "helm template ($what) failed"
+  out=$(kubectl apply --dry-run=server -f "$tmp/dry.yaml" 2>&1) ||
+    fail "the API server refused the rendered chart ($what): $out"
+  grep -qi 'warning' <<<"$out" && fail "the API server warned about the rendered chart ($what): $out"
+  grep -q "deployment.apps/$rel-dry-clawplane-controller created (server dry run)" <<<"$out" ||
+    fail "dry run ($what) did not create the controller Deployment: $out"
+  ok "dry run accepted without warnings ($what): $(grep -c 'server dry run' <<<"$out") objects"
+}
+dry "external PostgreSQL" --set postgresql.external.existingSecret=clawplane-db
+dry "bundled PostgreSQL, watchAllNamespaces, ingress, TokenReview" \
+  --set postgresql.bundled.enabled=true --set runtimes.watchAllNamespaces=true \
+  --set ingress.enabled=true --set modelproxy.tokenReview=true \
+  --set-json 'networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]'
+
+# Traefik and the Prometheus Operator are not installed here: their objects render only
+# when their APIs exist. Check both directions.
+h template x "$chart" -n "$dryns" --set postgresql.bundled.enabled=true --set traefik.enabled=true \
+  --set metrics.serviceMonitor.enabled=true >"$tmp/no-crds.yaml"
+grep -Eq '^kind: (IngressRoute|Middleware|ServiceMonitor)$' "$tmp/no-crds.yaml" &&
+  fail "IngressRoute/Middleware/ServiceMonitor rendered although their APIs are absent"
+ok "no IngressRoute, Middleware or ServiceMonitor without their APIs"
+h template x "$chart" -n "$dryns" --set postgresql.bundled.enabled=true --set traefik.enabled=true \
+  --set traefik.host=claw.example.com --set metrics.serviceMonitor.enabled=true \
+  --api-versions traefik.io/v1alpha1 --api-versions monitoring.coreos.com/v1/ServiceMonitor >"$tmp/crds.yaml"
+python3 - "$tmp/crds.yaml" "$dryns" <<'EOF' || fail "Traefik/ServiceMonitor objects are not as expected"
+import sys, yaml
+docs = {d["kind"]: d for d in yaml.safe_load_all(open(sys.argv[1])) if d}
+ns = sys.argv[2]
+mw = docs["Middleware"]["spec"]["forwardAuth"]
+assert mw["address"] == f"http://x-clawplane-apiserver.{ns}.svc:8080/internal/auth/forward", mw
+assert mw["trustForwardHeader"] is False and "X-Clawplane-User" in mw["authResponseHeaders"], mw
+route = docs["IngressRoute"]["spec"]["routes"][-1]
+assert route["match"] == "Host(`claw.example.com`)", route
+assert route["services"] == [{"name": "x-clawplane-apiserver", "port": 8080}], route
+sm = docs["ServiceMonitor"]["spec"]
+assert sm["endpoints"][0]["path"] == "/metrics" and sm["endpoints"][0]["port"] == "http", sm
+EOF
+ok "with the APIs present: ForwardAuth to the apiserver's /internal/auth/forward, IngressRoute, ServiceMonitor"
+
+# ---------------------------------------------------------------------------------------
+step "helm install $rel into $ns (runtimes in $rtns)"
+kubectl create ns "$ns" >/dev/null
+# The control plane's own pods must pass Pod Security "restricted" too.
+kubectl label ns "$ns" pod-security.kubernetes.io/enforce=restricted \
+  pod-security.kubernetes.io/warn=restricted >/dev/null
+installed=1
+h install "$rel" "$chart" -n "$ns" -f "$data/install-values.yaml" "${set_args[@]}" \
+  --wait --timeout 180s >"$tmp/install.out" 2>"$tmp/install.err" ||
+  fail "helm install failed: $(cat "$tmp/install.err" "$tmp/install.out")"
+grep -qi 'PodSecurity' "$tmp/install.err" && fail "Pod Security warnings during install: $(cat "$tmp/install.err")"
+ok "helm install --wait succeeded with Pod Security restricted enforced on $ns"
+grep -q "kubectl -n $rtns wait --for=condition=Ready userruntime/alice" "$tmp/install.out" &&
+  grep -q "port-forward svc/$fn-apiserver" "$tmp/install.out" ||
+  fail "NOTES do not say how to create a runtime and reach the dashboard: $(cat "$tmp/install.out")"
+ok "NOTES tell how to create a runtime with kubectl and reach the dashboard"
+
+for d in controller apiserver modelproxy; do
+  kubectl -n "$ns" wait --for=condition=Available "deploy/$fn-$d" --timeout=120s >/dev/null ||
+    fail "deploy/$fn-$d not Available"
+  want=$(kubectl -n "$ns" get "deploy/$fn-$d" -o jsonpath='{.spec.replicas}')
+  got=$(kubectl -n "$ns" get "deploy/$fn-$d" -o jsonpath='{.status.availableReplicas}')
+  [ "$got" = "$want" ] && [ "$want" -ge 1 ] || fail "deploy/$fn-$d: $got of $want replicas available"
+  nodes=$(kubectl -n "$ns" get pods -l "app.kubernetes.io/instance=$rel,app.kubernetes.io/name=clawplane-$d" \
+    -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}')
+  [ "$(grep -c '^kwok-node-' <<<"$nodes")" = "$want" ] || fail "$d pods not on kwok nodes: $nodes"
+  ok "deploy/$fn-$d Available, $got/$want replicas on kwok nodes"
+done
+[ "$(kubectl -n "$ns" get "deploy/$fn-controller" -o jsonpath='{.spec.replicas}')" = 2 ] ||
+  fail "the controller does not run 2 replicas"
+args=$(kubectl -n "$ns" get "deploy/$fn-controller" -o jsonpath='{.spec.template.spec.containers[0].args}')
+for a in "--leader-elect=true" "--leader-election-namespace=$ns" "--namespace=$rtns" "--system-namespace=$ns" \
+  "--modelproxy-url=http://$fn-modelproxy.$ns.svc:8080/v1"; do
+  grep -qF -- "\"$a\"" <<<"$args" || fail "controller args lack $a: $args"
+done
+ok "controller: 2 replicas, leader-elected in $ns, watching $rtns"
+kubectl -n "$ns" wait --for=jsonpath='{.status.readyReplicas}'=1 "statefulset/$fn-postgresql" --timeout=120s >/dev/null ||
+  fail "the bundled PostgreSQL is not ready"
+ok "bundled PostgreSQL StatefulSet ready"
+for kind in pdb/$fn-controller pdb/$fn-apiserver pdb/$fn-modelproxy svc/$fn-apiserver svc/$fn-modelproxy \
+  svc/$fn-controller-metrics networkpolicy/$fn-controller networkpolicy/$fn-apiserver \
+  networkpolicy/$fn-modelproxy networkpolicy/$fn-postgresql; do
+  kubectl -n "$ns" get "$kind" >/dev/null 2>&1 || fail "$kind missing"
+done
+ok "PodDisruptionBudgets, Services and NetworkPolicies present"
+
+# Every pod of the release: restricted security, token mounted only where the API is used.
+python3 - "$ns" "$rel" <<'EOF' || fail "a pod's security settings are wrong"
+import json, subprocess, sys
+ns, rel = sys.argv[1:]
+pods = json.loads(subprocess.check_output(
+    ["kubectl", "-n", ns, "get", "pods", "-l", f"app.kubernetes.io/instance={rel}", "-o", "json"]))["items"]
+assert len(pods) == 7, f"{len(pods)} pods, want 2+2+2+1"
+for p in pods:
+    name, s = p["metadata"]["name"], p["spec"]
+    comp = p["metadata"]["labels"]["app.kubernetes.io/component"]
+    assert s["securityContext"]["runAsNonRoot"] is True, name
+    assert s["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+    assert s["automountServiceAccountToken"] is (comp != "postgresql"), (name, s.get("automountServiceAccountToken"))
+    for c in s["containers"]:
+        sc = c["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True, name
+        assert sc["capabilities"]["drop"] == ["ALL"] and "add" not in sc["capabilities"], name
+        assert c.get("livenessProbe") and c.get("readinessProbe"), name
+        assert c["resources"].get("limits") and c["resources"].get("requests"), name
+    mounts = [v for v in s.get("volumes", []) if v.get("projected")]
+    assert bool(mounts) == (comp != "postgresql"), (name, "service account token volume")
+print(f"{len(pods)} pods checked")
+EOF
+ok "all 7 pods: non-root, seccomp RuntimeDefault, drop ALL, read-only root, probes, resources; no token in PostgreSQL"
+
+for lvl in enforce audit warn; do
+  got=$(kubectl get ns "$rtns" -o jsonpath="{.metadata.labels.pod-security\.kubernetes\.io/$lvl}")
+  [ "$got" = restricted ] || fail "namespace $rtns: pod-security $lvl is '$got'"
+done
+[ "$(kubectl get ns "$rtns" -o jsonpath='{.metadata.annotations.helm\.sh/resource-policy}')" = keep ] ||
+  fail "namespace $rtns lacks helm.sh/resource-policy: keep"
+ok "runtime namespace $rtns: Pod Security restricted (enforce, audit, warn), resource-policy keep"
+img=$(kubectl get runtimeprofile "$profile" -o jsonpath='{.spec.image}')
+[[ "$img" =~ @sha256:[0-9a-f]{64}$ ]] || fail "RuntimeProfile $profile image not pinned: $img"
+mp=$(kubectl get runtimeprofile "$profile" -o jsonpath='{.spec.modelProxy.url}')
+[ "$mp" = "http://$fn-modelproxy.$ns.svc:8080/v1" ] || fail "RuntimeProfile $profile modelProxy.url: $mp"
+ok "RuntimeProfile $profile: image by digest, model proxy of this release"
+
+# ---------------------------------------------------------------------------------------
+step "RBAC: kubectl auth can-i for each ServiceAccount"
+sa() { printf 'system:serviceaccount:%s:%s-%s' "$ns" "$fn" "$1"; }
+# rules <sa> <namespace>: the resource rules, one "resource names verbs" line each, sorted,
+# without the self-review rules every authenticated user has.
+rules() {
+  kubectl auth can-i --list --as="$(sa "$1")" -n "$2" 2>/dev/null | python3 -c '
+import re, sys
+rows = []
+for line in sys.stdin.read().splitlines()[1:]:
+    if line.lstrip().startswith("["):  # no resource: a non-resource URL (discovery)
+        continue
+    m = re.match(r"^(\S+)\s+\[(.*?)\]\s+\[(.*?)\]\s+\[(.*?)\]\s*$", line)
+    if not m:
+        raise SystemExit("cannot parse: " + line)
+    res, urls, names, verbs = m.groups()
+    if urls:                       # non-resource URLs (discovery), not resources
+        continue
+    if res.startswith("self") and res.endswith(".authorization.k8s.io") or res == "selfsubjectreviews.authentication.k8s.io":
+        continue
+    rows.append(f"{res} [{names}] [{verbs}]")
+print("\n".join(sorted(rows)))'
+}
+expect_rules() { # <sa> <namespace> <expected lines...>
+  local who=$1 where=$2 got want
+  shift 2
+  got=$(rules "$who" "$where") || fail "kubectl auth can-i --list for $who failed"
+  want=$(printf '%s\n' "$@" | sort)
+  grep -Eq '(^\*|\[[^]]*\*[^]]*\]$)' <<<"$got" && fail "$who in $where has a wildcard: $got"
+  [ "$got" = "$want" ] || fail "$who in $where:
+--- got
+$got
+--- want
+$want"
+  ok "$who in $where may exactly: $(tr '\n' ';' <<<"${got:-nothing}")"
+}
+profiles_rw="runtimeprofiles.clawplane.io [] [get list watch]"
+profiles_r="runtimeprofiles.clawplane.io [] [get list]"
+expect_rules controller "$rtns" \
+  "pods [] [get list watch create patch delete]" \
+  "services [] [get list watch create patch]" \
+  "persistentvolumeclaims [] [get list watch create patch]" \
+  "networkpolicies.networking.k8s.io [] [get list watch create patch]" \
+  "secrets [] [get list watch create]" \
+  "events [] [create]" \
+  "userruntimes.clawplane.io [] [get list watch]" \
+  "userruntimes.clawplane.io/status [] [patch]" \
+  "userruntimes.clawplane.io/finalizers [] [update]" \
+  "$profiles_rw"
+expect_rules controller "$ns" \
+  "leases.coordination.k8s.io [] [create]" \
+  "leases.coordination.k8s.io [clawplane-controller] [get update]" \
+  "$profiles_rw"
+expect_rules apiserver "$rtns" \
+  "userruntimes.clawplane.io [] [get list watch create patch delete]" \
+  "userruntimes.clawplane.io/status [] [patch]" \
+  "$profiles_r"
+expect_rules apiserver "$ns" "$profiles_r"
+expect_rules modelproxy "$rtns" \
+  "secrets [] [get list watch]" \
+  "userruntimes.clawplane.io [] [get list]" \
+  "userruntimes.clawplane.io/status [] [patch]" \
+  "$profiles_r"
+expect_rules modelproxy "$ns" "$profiles_r"
+expect_rules postgresql "$ns"
+expect_rules postgresql "$rtns"
+
+cannot() { # cannot <sa> <verb> <resource> <namespace>
+  local out
+  out=$(kubectl auth can-i "$2" "$3" --as="$(sa "$1")" -n "$4" 2>/dev/null) || true
+  [ "$out" = no ] || fail "$1 can $2 $3 in $4 ($out)"
+}
+can() { # can <sa> <verb> <resource> <namespace> [kubectl args...]
+  local out
+  out=$(kubectl auth can-i "$2" "$3" --as="$(sa "$1")" -n "$4" "${@:5}" 2>/dev/null) || true
+  [ "$out" = yes ] || fail "$1 cannot $2 $3 ${*:5} in $4 ($out)"
+}
+cannot apiserver create pods "$rtns"
+cannot apiserver get secrets "$rtns"
+cannot apiserver list secrets "$ns"
+cannot apiserver update userruntimes.clawplane.io "$rtns"
+cannot apiserver create userruntimes.clawplane.io default
+cannot apiserver patch runtimeprofiles.clawplane.io "$ns"
+can apiserver patch userruntimes.clawplane.io "$rtns"
+ok "apiserver: cannot create pods, read secrets, PUT UserRuntimes, write outside $rtns or touch profiles"
+cannot controller patch userruntimes.clawplane.io "$rtns"
+cannot controller update userruntimes.clawplane.io "$rtns"
+cannot controller create pods "$ns"
+cannot controller list secrets default
+cannot controller delete persistentvolumeclaims "$rtns"
+cannot controller delete secrets "$rtns"
+cannot controller create deployments.apps "$rtns"
+cannot controller patch runtimeprofiles.clawplane.io "$ns"
+cannot controller get leases.coordination.k8s.io/somebody-elses "$ns"
+can controller patch userruntimes.clawplane.io "$rtns" --subresource=status
+ok "controller: never writes UserRuntime spec or profiles, deletes only pods, only in $rtns, only its own Lease"
+cannot modelproxy list secrets "$ns"
+cannot modelproxy list secrets default
+cannot modelproxy create pods "$rtns"
+cannot modelproxy patch userruntimes.clawplane.io "$rtns"
+cannot modelproxy create tokenreviews.authentication.k8s.io "$ns"
+ok "modelproxy: secrets only in $rtns, read-only, no spec writes, no TokenReview unless enabled"
+
+# ---------------------------------------------------------------------------------------
+step "the real controller, with only the chart's RBAC, reconciles a UserRuntime in $rtns"
+[ -x "$ctl_bin" ] || fail "no controller binary at $ctl_bin"
+token=$(kubectl -n "$ns" create token "$fn-controller" --duration=20m) || fail "cannot create a token"
+server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
+ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+cat >"$tmp/sa.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: local, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
+users: [{name: sa, user: {token: "$token"}}]
+contexts: [{name: sa, context: {cluster: local, user: sa}}]
+current-context: sa
+EOF
+chmod 600 "$tmp/sa.kubeconfig"
+"$ctl_bin" --kubeconfig "$tmp/sa.kubeconfig" --namespace "$rtns" --leader-election-namespace "$ns" \
+  --system-namespace "$ns" --http-address 127.0.0.1:0 --resync-period 30 >"$tmp/controller.log" 2>&1 &
+ctl_pid=$!
+cat <<EOF | kubectl apply --server-side --field-manager=e2e -f - >/dev/null
+apiVersion: clawplane.io/v1alpha1
+kind: UserRuntime
+metadata: {name: alice, namespace: $rtns}
+spec: {user: alice, profile: $profile, storage: {size: 1Gi}}
+EOF
+kubectl -n "$rtns" wait --for=condition=Ready ur/alice --timeout=90s >/dev/null ||
+  fail "ur/alice not Ready: $(kubectl -n "$rtns" get ur alice -o jsonpath='{.status}')"
+ok "ur/alice Ready, reconciled by the controller under ServiceAccount $fn-controller"
+for o in pod/alice svc/alice networkpolicy/alice pvc/alice-state secret/alice-credentials; do
+  kubectl -n "$rtns" get "$o" >/dev/null 2>&1 || fail "$o missing in $rtns"
+done
+[ "$(kubectl -n "$ns" get lease clawplane-controller -o jsonpath='{.spec.holderIdentity}')" != "" ] ||
+  fail "the controller holds no Lease in $ns"
+grep -qi 'forbidden' "$tmp/controller.log" && fail "the controller was refused something: $(grep -i forbidden "$tmp/controller.log" | head -3)"
+ok "Pod, Service, NetworkPolicy, PVC, Secret created; Lease held; nothing forbidden"
+kubectl -n "$rtns" wait --for=jsonpath='{.status.phase}'=Bound pvc/alice-state --timeout=60s >/dev/null ||
+  fail "pvc/alice-state not Bound"
+kill "$ctl_pid"
+wait "$ctl_pid" 2>/dev/null || true
+ctl_pid=""
+
+# ---------------------------------------------------------------------------------------
+step "helm upgrade with unchanged values changes no object"
+# snapshot: kind/namespace/name, resourceVersion, generation and Helm's managedFields, for
+# every object of the release. Deployments, StatefulSets and PDBs have their status written
+# by kube-controller-manager, so for them the spec generation, labels, annotations and
+# Helm's field ownership must be equal instead of the resourceVersion.
+snapshot() {
+  h get manifest "$rel" -n "$ns" | python3 -c '
+import json, subprocess, sys, yaml
+status_written = {"Deployment", "StatefulSet", "PodDisruptionBudget"}
+for d in yaml.safe_load_all(sys.stdin):
+    if not d:
+        continue
+    md = d["metadata"]
+    args = ["kubectl", "get", d["kind"] + "." + d["apiVersion"].split("/")[0] if "/" in d["apiVersion"] else d["kind"], md["name"], "-o", "json"]
+    if md.get("namespace"):
+        args += ["-n", md["namespace"]]
+    o = json.loads(subprocess.check_output(args))["metadata"]
+    helm = [m for m in o.get("managedFields", []) if m["manager"] == "helm"]
+    key = d["kind"] + "/" + md.get("namespace", "") + "/" + md["name"]
+    if d["kind"] in status_written:
+        val = [o.get("generation"), o.get("labels"), o.get("annotations"), helm]
+    else:
+        val = o["resourceVersion"]
+    print(key, json.dumps(val, sort_keys=True))
+'
+}
+snapshot >"$tmp/before" || fail "snapshot before upgrade failed"
+[ "$(wc -l <"$tmp/before")" -ge 30 ] || fail "the release has only $(wc -l <"$tmp/before") objects"
+h upgrade "$rel" "$chart" -n "$ns" -f "$data/install-values.yaml" "${set_args[@]}" \
+  --wait --timeout 120s >"$tmp/upgrade.out" 2>&1 || fail "helm upgrade failed: $(cat "$tmp/upgrade.out")"
+snapshot >"$tmp/after" || fail "snapshot after upgrade failed"
+diff "$tmp/before" "$tmp/after" >"$tmp/diff" || fail "helm upgrade changed objects:
+$(cat "$tmp/diff")"
+ok "helm upgrade (revision 2) left all $(wc -l <"$tmp/after") objects unchanged"
+cmp -s <(h get manifest "$rel" -n "$ns" --revision 1) <(h get manifest "$rel" -n "$ns" --revision 2) ||
+  fail "revision 2 renders differently from revision 1 (generated passwords not kept?)"
+ok "revision 2 renders byte for byte like revision 1 (generated passwords read back)"
+
+# ---------------------------------------------------------------------------------------
+step "helm uninstall keeps the CRDs, the runtime namespace and the users' PVCs"
+pvc_uid=$(kubectl -n "$rtns" get pvc alice-state -o jsonpath='{.metadata.uid}')
+h uninstall "$rel" -n "$ns" --wait --timeout 120s >"$tmp/uninstall.out" 2>&1 ||
+  fail "helm uninstall failed: $(cat "$tmp/uninstall.out")"
+installed=0
+grep -q "kept due to the resource policy" "$tmp/uninstall.out" && grep -qF "[Namespace] $rtns" "$tmp/uninstall.out" ||
+  fail "helm uninstall did not report keeping namespace $rtns: $(cat "$tmp/uninstall.out")"
+ok "helm uninstall: $(grep -i kept "$tmp/uninstall.out")"
+for crd in userruntimes.clawplane.io runtimeprofiles.clawplane.io; do
+  kubectl get crd "$crd" >/dev/null 2>&1 || fail "CRD $crd deleted by uninstall"
+done
+ok "CRDs kept"
+sleep 2 # let a (wrong) namespace deletion start, if there were one
+phase=$(kubectl get ns "$rtns" -o jsonpath='{.status.phase}' 2>/dev/null) || fail "namespace $rtns deleted"
+[ "$phase" = Active ] || fail "namespace $rtns is $phase"
+[ "$(kubectl -n "$rtns" get pvc alice-state -o jsonpath='{.metadata.uid}')" = "$pvc_uid" ] ||
+  fail "pvc/alice-state was deleted or replaced"
+kubectl -n "$rtns" get ur alice >/dev/null || fail "ur/alice deleted"
+ok "namespace $rtns Active, pvc/alice-state (uid $pvc_uid) and ur/alice kept"
+kubectl -n "$ns" get pvc "data-$fn-postgresql-0" >/dev/null 2>&1 || fail "the PostgreSQL PVC was deleted"
+ok "the bundled PostgreSQL's PVC kept"
+for o in deploy/$fn-controller deploy/$fn-apiserver deploy/$fn-modelproxy statefulset/$fn-postgresql; do
+  kubectl -n "$ns" get "$o" >/dev/null 2>&1 && fail "$o still exists after uninstall"
+done
+kubectl get clusterrole "$fn-controller" >/dev/null 2>&1 && fail "ClusterRole $fn-controller still exists"
+kubectl -n "$rtns" get role "$fn-controller" >/dev/null 2>&1 && fail "Role $fn-controller in $rtns still exists"
+kubectl get runtimeprofile "$profile" >/dev/null 2>&1 && fail "RuntimeProfile $profile still exists"
+ok "Deployments, StatefulSet, roles and the release's RuntimeProfile removed"
+
+step "reinstalling the release adopts the kept namespace"
+installed=1
+h install "$rel" "$chart" -n "$ns" -f "$data/install-values.yaml" "${set_args[@]}" \
+  --wait --timeout 180s >"$tmp/reinstall.out" 2>&1 || fail "helm install again failed: $(cat "$tmp/reinstall.out")"
+[ "$(kubectl -n "$rtns" get pvc alice-state -o jsonpath='{.metadata.uid}')" = "$pvc_uid" ] ||
+  fail "pvc/alice-state changed on reinstall"
+ok "second install succeeded over the kept namespace; pvc/alice-state untouched"
+
+echo "$checks passed, 0 failed"
