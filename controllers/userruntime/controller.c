@@ -53,6 +53,7 @@ typedef struct memo_s {
   double next_create;   /* monotonic time before which no new pod is made */
   char fail_reason[64]; /* why the last pod failed: Degraded says so until Ready again */
   char fail_message[256];
+  long restarts; /* the count we last wrote: the cache may not have caught up with it */
 } memo_t;
 
 struct cp_ur_controller_s {
@@ -286,7 +287,7 @@ static void backoff_failure(rec_t *r, const char *reason, const char *msg) {
   trunc_copy(r->memo.fail_reason, sizeof r->memo.fail_reason, reason);
   trunc_copy(r->memo.fail_message, sizeof r->memo.fail_message, msg);
   r->memo.failures++;
-  r->st.restarts++;
+  r->memo.restarts = ++r->st.restarts;
   double delay = c->o.recreate_base * pow(2.0, (double)(r->memo.failures - 1));
   r->memo.next_create = cp_time_mono() + (delay > c->o.recreate_max ? c->o.recreate_max : delay);
 }
@@ -488,6 +489,8 @@ static int reconcile(worker_t *w, const char *key, double *requeue_after) {
   r.st.observed_generation = cJSON_IsNumber(gen) ? (long)gen->valuedouble : 0;
   const cJSON *restarts = cp_json_getv(ur, "status", "restarts", NULL);
   r.st.restarts = cJSON_IsNumber(restarts) ? (long)restarts->valuedouble : 0;
+  if (r.memo.restarts > r.st.restarts)
+    r.st.restarts = r.memo.restarts; /* never let a stale cache count backwards */
   snprintf(r.st.started_at, sizeof r.st.started_at, "%s",
            cp_json_strv(ur, "status", "startedAt", NULL)
                ? cp_json_strv(ur, "status", "startedAt", NULL)
