@@ -30,17 +30,17 @@
 #include "modelproxy/policy.h"
 #include "modelproxy/pricing.h"
 
-typedef enum cp_mp_auth_e {
+typedef enum cp_mp_key_style_e {
   CP_MP_AUTH_BEARER = 0, /* Authorization: Bearer <key> */
   CP_MP_AUTH_X_API_KEY,  /* x-api-key: <key> (Anthropic) */
   CP_MP_AUTH_NONE,       /* no credential (a trusted in-cluster server) */
-} cp_mp_auth_t;
+} cp_mp_key_style_t;
 
 typedef struct cp_mp_upstream_s {
   char *name;
   char *base_url; /* no trailing '/' */
   char *api_key;  /* NULL with CP_MP_AUTH_NONE; secret */
-  cp_mp_auth_t auth;
+  cp_mp_key_style_t auth;
 } cp_mp_upstream_t;
 
 typedef struct cp_mp_model_s {
