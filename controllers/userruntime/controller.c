@@ -38,6 +38,9 @@ enum { RES_SUCCESS, RES_ERROR, RES_REQUEUE, RES_REQUEUE_AFTER };
 /* A pod ready this long is healthy again: the recreate backoff starts over. */
 #define CP_UR_STABLE_SECONDS 60.0
 
+/* How long a pod we created may stay invisible in the cache before it counts as lost. */
+#define CP_UR_CACHE_GRACE 30.0
+
 static const char *const RESULTS[] = {"success", "error", "requeue", "requeue_after"};
 
 typedef struct worker_s {
@@ -48,7 +51,11 @@ typedef struct worker_s {
 
 /* Per-runtime memory that need not survive a restart. */
 typedef struct memo_s {
-  int deleted_pod;      /* we deleted the pod on purpose: its absence is not a failure */
+  int known;            /* the fields below have been initialized */
+  int pod_expected;     /* a pod should exist: its absence would be a loss */
+  int awaiting_pod;     /* we created a pod that the cache has not shown yet */
+  double created_at;    /* monotonic time of that creation */
+  char deleted_uid[64]; /* the pod we deleted on purpose: seen again, it is not news */
   unsigned failures;    /* pod failures since it was last Ready */
   double next_create;   /* monotonic time before which no new pod is made */
   char fail_reason[64]; /* why the last pod failed: Degraded says so until Ready again */
@@ -281,6 +288,14 @@ static void requeue_in(rec_t *r, double secs) {
     r->requeue_after = secs;
 }
 
+/* We delete the pod on purpose: its absence is expected, and if the cache still shows it
+ * for a moment, it is not a new pod to act on. */
+static void forget_pod(rec_t *r, const char *uid) {
+  r->memo.pod_expected = 0;
+  r->memo.awaiting_pod = 0;
+  trunc_copy(r->memo.deleted_uid, sizeof r->memo.deleted_uid, uid);
+}
+
 /* One more pod failure: count it and push the next creation out exponentially. */
 static void backoff_failure(rec_t *r, const char *reason, const char *msg) {
   cp_ur_controller_t *c = r->c;
@@ -308,6 +323,18 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
   cp_pod_obs_t obs;
   cp_ur_observe_pod(pod ? pod->json : NULL, &obs);
   const char *pod_uid = pod ? cp_json_strv(pod->json, "metadata", "uid", NULL) : NULL;
+  if (!r->memo.known) {
+    /* First look since this process started: trust the status we wrote before. */
+    r->memo.known = 1;
+    r->memo.pod_expected = pod != NULL || cp_json_strv(ur, "status", "startedAt", NULL) != NULL;
+  }
+  if (pod)
+    r->memo.awaiting_pod = 0;
+  if (pod_uid && *r->memo.deleted_uid && strcmp(pod_uid, r->memo.deleted_uid) == 0 &&
+      obs.state != CP_POD_NONE)
+    obs.state = CP_POD_TERMINATING; /* ours, on its way out, whatever the cache still says */
+  else if (pod && obs.state != CP_POD_TERMINATING)
+    r->memo.pod_expected = 1;
   double now = cp_time_now();
   int rc = 0;
   const char *phase_before = cp_json_strv(ur, "status", "phase", NULL);
@@ -335,7 +362,7 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
   if (!want_running || hibernate) {
     const char *why = hibernate ? "Hibernated" : "Stopped";
     if (pod && obs.state != CP_POD_TERMINATING) {
-      r->memo.deleted_pod = 1;
+      forget_pod(r, pod_uid);
       rc = delete_obj(r->w, &CP_GVR_PODS, r->ns, r->name, pod_uid, api);
       if (rc == 0 && hibernate)
         record_event(r->w, ur, "Normal", "Hibernated",
@@ -372,9 +399,18 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
   switch (obs.state) {
   case CP_POD_NONE: {
     double mono = cp_time_mono();
-    if (!r->memo.deleted_pod && cp_json_strv(ur, "status", "startedAt", NULL) != NULL)
+    if (r->memo.awaiting_pod && mono - r->memo.created_at < CP_UR_CACHE_GRACE) {
+      /* We just created it; the pod cache has not caught up yet. */
+      requeue_in(r, 1);
+      r->st.phase = "Starting";
+      set_cond(&r->st.progressing, "True", "PodCreated", "waiting for the pod to become ready");
+      set_cond(&r->st.ready, "False", "PodNotReady", "the pod is starting");
+      break;
+    }
+    if (r->memo.pod_expected)
       pod_lost(r, "the runtime's pod disappeared; recreating it");
-    r->memo.deleted_pod = 0;
+    r->memo.pod_expected = 0;
+    r->memo.awaiting_pod = 0;
     if (mono < r->memo.next_create) {
       requeue_in(r, r->memo.next_create - mono);
       r->st.phase = "Starting";
@@ -384,6 +420,11 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
       break;
     }
     rc = apply(r->w, &CP_GVR_PODS, r->ns, r->name, NULL, desired, api);
+    if (rc == 0) {
+      r->memo.pod_expected = 1;
+      r->memo.awaiting_pod = 1;
+      r->memo.created_at = mono;
+    }
     r->st.phase = "Starting";
     set_cond(&r->st.progressing, "True", "PodCreated", "waiting for the pod to become ready");
     set_cond(&r->st.ready, "False", "PodNotReady", "the pod is starting");
@@ -392,10 +433,10 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
     break;
   }
   case CP_POD_TERMINATING:
-    if (!r->memo.deleted_pod) {
+    if (r->memo.pod_expected) {
       /* Someone else is deleting it (kubectl, an eviction, node drain): a loss. */
       pod_lost(r, "the runtime's pod is being deleted by someone else; it will be recreated");
-      r->memo.deleted_pod = 1; /* counted now, not again once it is gone */
+      r->memo.pod_expected = 0; /* counted now, not again once it is gone */
     }
     if (r->memo.failures)
       set_cond(&r->st.degraded, "True", r->memo.fail_reason, r->memo.fail_message);
@@ -408,9 +449,9 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
     snprintf(msg, sizeof msg, "the pod failed (%s%s%s); replacing it", obs.reason,
              *obs.message ? ": " : "", obs.message);
     record_event(r->w, ur, "Warning", obs.reason, msg);
+    forget_pod(r, pod_uid); /* counted here, not again when it is gone */
     rc = delete_obj(r->w, &CP_GVR_PODS, r->ns, r->name, pod_uid, api);
     backoff_failure(r, obs.reason, msg);
-    r->memo.deleted_pod = 1; /* counted here, not again when it is gone */
     r->st.phase = "Starting";
     set_cond(&r->st.degraded, "True", obs.reason, msg);
     set_cond(&r->st.ready, "False", obs.reason, msg);
@@ -420,7 +461,7 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
   default:
     if (want_hash && strcmp(obs.hash, want_hash) != 0) {
       /* The spec or the profile changed: replace the pod. */
-      r->memo.deleted_pod = 1;
+      forget_pod(r, pod_uid);
       rc = delete_obj(r->w, &CP_GVR_PODS, r->ns, r->name, pod_uid, api);
       r->st.phase = "Starting";
       set_cond(&r->st.progressing, "True", "SpecChanged", "replacing the pod with the new spec");
