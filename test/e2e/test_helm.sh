@@ -365,19 +365,24 @@ ok "modelproxy: secrets only in $rtns, read-only, no spec writes, no TokenReview
 # ---------------------------------------------------------------------------------------
 step "the real controller, with only the chart's RBAC, reconciles a UserRuntime in $rtns"
 [ -x "$ctl_bin" ] || fail "no controller binary at $ctl_bin"
-token=$(kubectl -n "$ns" create token "$fn-controller" --duration=20m) || fail "cannot create a token"
-server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
-ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
-cat >"$tmp/sa.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: local, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
-users: [{name: sa, user: {token: "$token"}}]
-contexts: [{name: sa, context: {cluster: local, user: sa}}]
-current-context: sa
-EOF
-chmod 600 "$tmp/sa.kubeconfig"
-"$ctl_bin" --kubeconfig "$tmp/sa.kubeconfig" --namespace "$rtns" --leader-election-namespace "$ns" \
+# sa_kubeconfig <component>: a kubeconfig that is the component's ServiceAccount (a token
+# from the TokenRequest API), so a binary run here has exactly the chart's RBAC.
+sa_kubeconfig() {
+  local token server ca f="$tmp/$1.kubeconfig"
+  token=$(kubectl -n "$ns" create token "$fn-$1" --duration=20m) || fail "cannot create a token for $fn-$1"
+  server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
+  ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+  (
+    umask 077
+    printf '%s\n' "apiVersion: v1" "kind: Config" \
+      "clusters: [{name: local, cluster: {server: \"$server\", certificate-authority-data: \"$ca\"}}]" \
+      "users: [{name: sa, user: {token: \"$token\"}}]" \
+      "contexts: [{name: sa, context: {cluster: local, user: sa}}]" "current-context: sa" >"$f"
+  )
+  printf '%s' "$f"
+}
+kc=$(sa_kubeconfig controller) || fail "no kubeconfig for the controller ServiceAccount"
+"$ctl_bin" --kubeconfig "$kc" --namespace "$rtns" --leader-election-namespace "$ns" \
   --system-namespace "$ns" --http-address 127.0.0.1:0 --resync-period 30 >"$tmp/controller.log" 2>&1 &
 ctl_pid=$!
 cat <<EOF | kubectl apply --server-side --field-manager=e2e -f - >/dev/null
@@ -401,6 +406,39 @@ kubectl -n "$rtns" wait --for=jsonpath='{.status.phase}'=Bound pvc/alice-state -
 kill "$ctl_pid"
 wait "$ctl_pid" 2>/dev/null || true
 ctl_pid=""
+
+# The model proxy, where this build has it: the release's ConfigMap is a configuration it
+# accepts, and with the chart's RBAC it loads the runtimes' credentials (/readyz 200).
+mp_bin="$build/bin/clawplane-modelproxy"
+if [ -x "$mp_bin" ]; then
+  kubectl -n "$ns" get configmap "$fn-modelproxy" -o jsonpath='{.data.config\.yaml}' >"$tmp/mp.yaml"
+  kc=$(sa_kubeconfig modelproxy) || fail "no kubeconfig for the modelproxy ServiceAccount"
+  "$mp_bin" --config "$tmp/mp.yaml" --kubeconfig "$kc" --namespace "$rtns" \
+    --http-address 127.0.0.1:0 >"$tmp/modelproxy.log" 2>&1 &
+  ctl_pid=$! # stopped by the cleanup too
+  port=""
+  for _ in $(seq 1 100); do
+    port=$(grep -o '"port":"[0-9]*"' "$tmp/modelproxy.log" | head -1 | grep -o '[0-9]\+' || true)
+    [ -n "$port" ] && break
+    kill -0 "$ctl_pid" 2>/dev/null || fail "the model proxy exited at start: $(cat "$tmp/modelproxy.log")"
+    sleep 0.1
+  done
+  [ -n "$port" ] || fail "the model proxy did not start serving: $(cat "$tmp/modelproxy.log")"
+  ready=""
+  for _ in $(seq 1 100); do
+    ready=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true)
+    [ "$ready" = 200 ] && break
+    sleep 0.2
+  done
+  [ "$ready" = 200 ] || fail "the model proxy is not ready ($ready): $(cat "$tmp/modelproxy.log")"
+  grep -qi 'forbidden' "$tmp/modelproxy.log" && fail "the model proxy was refused something: $(cat "$tmp/modelproxy.log")"
+  ok "clawplane-modelproxy accepts the release's ConfigMap and, as $fn-modelproxy, loads the credentials in $rtns"
+  kill "$ctl_pid"
+  wait "$ctl_pid" 2>/dev/null || true
+  ctl_pid=""
+else
+  echo "# no $mp_bin in this build: the model proxy's own run is left out"
+fi
 
 # ---------------------------------------------------------------------------------------
 step "helm upgrade with unchanged values changes no object"
