@@ -240,11 +240,13 @@ for p in pods:
         assert sc["capabilities"]["drop"] == ["ALL"] and "add" not in sc["capabilities"], name
         assert c.get("livenessProbe") and c.get("readinessProbe"), name
         assert c["resources"].get("limits") and c["resources"].get("requests"), name
+    if comp != "postgresql":  # two replicas each: spread over nodes
+        assert s["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname", name
     mounts = [v for v in s.get("volumes", []) if v.get("projected")]
     assert bool(mounts) == (comp != "postgresql"), (name, "service account token volume")
 print(f"{len(pods)} pods checked")
 EOF
-ok "all 7 pods: non-root, seccomp RuntimeDefault, drop ALL, read-only root, probes, resources; no token in PostgreSQL"
+ok "all 7 pods: non-root, seccomp RuntimeDefault, drop ALL, read-only root, probes, resources, spread; no token in PostgreSQL"
 
 for lvl in enforce audit warn; do
   got=$(kubectl get ns "$rtns" -o jsonpath="{.metadata.labels.pod-security\.kubernetes\.io/$lvl}")

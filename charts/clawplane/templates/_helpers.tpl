@@ -112,25 +112,35 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
-{{/* Scheduling fields of a component: include with the component's values. */}}
+{{/* Scheduling fields of a component: include with (dict "v" <its values> "ctx" $
+"component" <name>). Replicated components without their own affinity or spread constraints
+are spread over nodes (softly: a one-node cluster still schedules them). */}}
 {{- define "clawplane.scheduling" -}}
-{{- with .nodeSelector }}
+{{- with .v.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .tolerations }}
+{{- with .v.tolerations }}
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .affinity }}
+{{- with .v.affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .topologySpreadConstraints }}
+{{- if .v.topologySpreadConstraints }}
 topologySpreadConstraints:
-  {{- toYaml . | nindent 2 }}
+  {{- toYaml .v.topologySpreadConstraints | nindent 2 }}
+{{- else if and (not .v.affinity) (gt (int (default 1 .v.replicaCount)) 1) }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "clawplane.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 8 }}
 {{- end }}
-{{- with .priorityClassName }}
+{{- with .v.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
 {{- end -}}
