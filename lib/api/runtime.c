@@ -128,18 +128,19 @@ cJSON *cp_api_runtime_view(const cJSON *ur) {
   cJSON *d = v ? cJSON_CreateObject() : NULL;
   cJSON *o = d ? cJSON_CreateObject() : NULL;
   int ok = o != NULL;
+  ok = ok && copy(v, md, "name") && copy(v, md, "namespace") && copy(v, spec, "user") &&
+       copy(v, md, "generation") && copy(v, md, "resourceVersion");
+  const cJSON *created = cJSON_GetObjectItemCaseSensitive(md, "creationTimestamp");
+  if (ok && cJSON_IsString(created))
+    ok = cJSON_AddStringToObject(v, "createdAt", created->valuestring) != NULL;
   if (ok) {
     cJSON_AddItemToObject(v, "desired", d);
     cJSON_AddItemToObject(v, "observed", o);
   } else {
     cJSON_Delete(d);
     cJSON_Delete(o);
+    d = o = NULL;
   }
-  ok = ok && copy(v, md, "name") && copy(v, md, "namespace") && copy(v, spec, "user") &&
-       copy(v, md, "generation") && copy(v, md, "resourceVersion");
-  const cJSON *created = cJSON_GetObjectItemCaseSensitive(md, "creationTimestamp");
-  if (ok && cJSON_IsString(created))
-    ok = cJSON_AddStringToObject(v, "createdAt", created->valuestring) != NULL;
   static const char *const dkeys[] = {"state",   "profile",     "image", "resources",
                                       "storage", "idleTimeout", NULL};
   for (const char *const *k = dkeys; ok && *k; k++)
