@@ -11,6 +11,7 @@ Anthropic streams). The upstream model name chooses a behaviour:
   fail-auth        401 whose message quotes the expected API key (as real providers do, in part)
   long-stream      stream LONG_CHUNKS chunks, one every 50 ms (for cancel and shutdown tests)
   stall-stream     stream two chunks, then send nothing for a long time
+  big-stream       stream BIG_CHUNKS chunks of 1 KiB as fast as the reader takes them
   bench            answer at once with a fixed body (benchmarks)
 
 Every request must carry the expected key (Authorization: Bearer or x-api-key), else 401.
@@ -158,6 +159,9 @@ class Handler(BaseHTTPRequestHandler):
         self.start_stream()
         nchunks = ARGS.long_chunks if model == "long-stream" else (2 if model == "stall-stream" else 5)
         pieces = ["hello", " from", " the", " upstream", "!"]
+        if model == "big-stream":
+            nchunks = ARGS.big_chunks
+            pieces = ["x" * 1024]
         for i in range(nchunks):
             delta = pieces[i % len(pieces)]
             if chat:
@@ -213,6 +217,7 @@ def main():
     p.add_argument("--key", default="sk-upstream-test-key")
     p.add_argument("--slow-seconds", type=float, default=5.0)
     p.add_argument("--long-chunks", type=int, default=200)
+    p.add_argument("--big-chunks", type=int, default=20000)
     ARGS = p.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     srv.daemon_threads = True
