@@ -16,7 +16,8 @@
 #define CONFIG_MAX (1u << 20)
 #define KEY_FILE_MAX (64u << 10)
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
+                                                      const char *fmt, ...) {
   if (err && errlen) {
     va_list ap;
     va_start(ap, fmt);
