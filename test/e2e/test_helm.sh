@@ -43,6 +43,7 @@ cleanup() {
     kubectl delete ns "$n" --wait=false >/dev/null 2>&1 || true
   done
   kubectl delete runtimeprofile "$profile" "$profile-dry" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  [ -n "${pgschema:-}" ] && "$src/hack/local-postgres" exec psql -q -c "DROP SCHEMA $pgschema CASCADE" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -379,8 +380,21 @@ sa_kubeconfig() {
   printf '%s' "$f"
 }
 kc=$(sa_kubeconfig controller) || fail "no kubeconfig for the controller ServiceAccount"
-"$ctl_bin" --kubeconfig "$kc" --namespace "$rtns" --leader-election-namespace "$ns" \
-  --system-namespace "$ns" --http-address 127.0.0.1:0 --resync-period 30 >"$tmp/controller.log" 2>&1 &
+# args_of <component>: the container args of the release's Deployment, one per line, with
+# --http-address moved to a free loopback port: the binaries run here exactly as configured.
+args_of() {
+  kubectl -n "$ns" get "deploy/$fn-$1" \
+    -o jsonpath='{range .spec.template.spec.containers[0].args[*]}{@}{"\n"}{end}' |
+    sed 's/^--http-address=.*/--http-address=127.0.0.1:0/'
+}
+# env_of <component> <name>: a plain value from the Deployment's environment.
+env_of() {
+  kubectl -n "$ns" get "deploy/$fn-$1" \
+    -o jsonpath="{.spec.template.spec.containers[0].env[?(@.name==\"$2\")].value}"
+}
+mapfile -t ctl_args < <(args_of controller)
+[ "${#ctl_args[@]}" -ge 5 ] || fail "the controller Deployment has no args"
+"$ctl_bin" --kubeconfig "$kc" "${ctl_args[@]}" >"$tmp/controller.log" 2>&1 &
 ctl_pid=$!
 cat <<EOF | kubectl apply --server-side --field-manager=e2e -f - >/dev/null
 apiVersion: clawplane.io/v1alpha1
@@ -410,12 +424,14 @@ mp_bin="$build/bin/clawplane-modelproxy"
 if [ -x "$mp_bin" ]; then
   kubectl -n "$ns" get configmap "$fn-modelproxy" -o jsonpath='{.data.config\.yaml}' >"$tmp/mp.yaml"
   kc=$(sa_kubeconfig modelproxy) || fail "no kubeconfig for the modelproxy ServiceAccount"
-  "$mp_bin" --config "$tmp/mp.yaml" --kubeconfig "$kc" --namespace "$rtns" \
-    --http-address 127.0.0.1:0 >"$tmp/modelproxy.log" 2>&1 &
+  [ "$(env_of modelproxy CLAWPLANE_WATCH_NAMESPACE)" = "$rtns" ] || fail "the modelproxy does not watch $rtns"
+  CLAWPLANE_WATCH_NAMESPACE=$(env_of modelproxy CLAWPLANE_WATCH_NAMESPACE) \
+    "$mp_bin" --config "$tmp/mp.yaml" --kubeconfig "$kc" --http-address 127.0.0.1:0 \
+    >"$tmp/modelproxy.log" 2>&1 &
   ctl_pid=$! # stopped by the cleanup too
   port=""
   for _ in $(seq 1 100); do
-    port=$(grep -o '"port":"[0-9]*"' "$tmp/modelproxy.log" | head -1 | grep -o '[0-9]\+' || true)
+    port=$(grep -o '"port":"[0-9]*"' "$tmp/modelproxy.log" 2>/dev/null | head -1 | grep -o '[0-9]\+' || true)
     [ -n "$port" ] && break
     kill -0 "$ctl_pid" 2>/dev/null || fail "the model proxy exited at start: $(cat "$tmp/modelproxy.log")"
     sleep 0.1
@@ -435,6 +451,72 @@ if [ -x "$mp_bin" ]; then
   ctl_pid=""
 else
   echo "# no $mp_bin in this build: the model proxy's own run is left out"
+fi
+
+# The apiserver, where this build has it: as the release's ServiceAccount, with the
+# release's bootstrap-admin Secret and the profile name the chart passes, it becomes ready
+# (its UserRuntime informer synced), lets the admin log in and writes the admin's
+# UserRuntime into the runtime namespace. PostgreSQL: hack/local-postgres, a schema of its own.
+ap_bin="$build/bin/clawplane-apiserver"
+if [ -x "$ap_bin" ]; then
+  pgbase=$("$src/hack/local-postgres" up 2>/dev/null | sed -n 's/^export DATABASE_URL=//p')
+  [ -n "$pgbase" ] || fail "hack/local-postgres up printed no DATABASE_URL"
+  pgschema=e2e_helm_$suffix
+  "$src/hack/local-postgres" exec psql -q -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $pgschema" >/dev/null ||
+    fail "cannot create schema $pgschema"
+  case "$pgbase" in *\?*) dburl="$pgbase&options=-csearch_path%3D$pgschema" ;; *) dburl="$pgbase?options=-csearch_path%3D$pgschema" ;; esac
+  admin=$(kubectl -n "$ns" get secret "$fn-bootstrap-admin" -o jsonpath='{.data.username}' | base64 -d)
+  (umask 077 && kubectl -n "$ns" get secret "$fn-bootstrap-admin" -o jsonpath='{.data.password}' |
+    base64 -d >"$tmp/bootstrap-password")
+  [ -n "$admin" ] && [ -s "$tmp/bootstrap-password" ] || fail "the bootstrap-admin Secret is incomplete"
+  kc=$(sa_kubeconfig apiserver) || fail "no kubeconfig for the apiserver ServiceAccount"
+  mapfile -t ap_args < <(args_of apiserver)
+  # The environment and args the chart's Deployment sets, taken from the Deployment itself.
+  CLAWPLANE_RUNTIME_NAMESPACE=$(env_of apiserver CLAWPLANE_RUNTIME_NAMESPACE) \
+    CLAWPLANE_DEFAULT_PROFILE=$(env_of apiserver CLAWPLANE_DEFAULT_PROFILE) \
+    CLAWPLANE_BOOTSTRAP_ADMIN=$admin CLAWPLANE_BOOTSTRAP_PASSWORD_FILE="$tmp/bootstrap-password" \
+    DATABASE_URL=$dburl "$ap_bin" "${ap_args[@]}" --kubeconfig "$kc" --listen 127.0.0.1:0 --password-cost 10 \
+    >"$tmp/apiserver.log" 2>&1 &
+  ctl_pid=$!
+  port=""
+  for _ in $(seq 1 100); do
+    port=$(grep -o '"port":"[0-9]*"' "$tmp/apiserver.log" 2>/dev/null | head -1 | grep -o '[0-9]\+' || true)
+    [ -n "$port" ] && break
+    kill -0 "$ctl_pid" 2>/dev/null || fail "the apiserver exited at start: $(cat "$tmp/apiserver.log")"
+    sleep 0.1
+  done
+  [ -n "$port" ] || fail "the apiserver did not start serving: $(cat "$tmp/apiserver.log")"
+  ready=""
+  for _ in $(seq 1 150); do
+    ready=$(curl -s "http://127.0.0.1:$port/readyz" || true)
+    [ "$ready" = "ok" ] && break
+    sleep 0.2
+  done
+  [ "$ready" = ok ] || fail "the apiserver is not ready ($ready): $(cat "$tmp/apiserver.log")"
+  login=$(python3 -c 'import json, sys; print(json.dumps({"username": sys.argv[1], "password": open(sys.argv[2]).read()}))' \
+    "$admin" "$tmp/bootstrap-password" |
+    curl -s -X POST -H 'Content-Type: application/json' --data-binary @- "http://127.0.0.1:$port/api/v1/auth/login")
+  token=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get("token", ""))' "$login" 2>/dev/null || true)
+  [ -n "$token" ] || fail "the bootstrap admin cannot log in: $login"
+  out=$(curl -s -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"state":"Running"}' "http://127.0.0.1:$port/api/v1/users/$admin/runtime")
+  wait_ur() { kubectl -n "$rtns" get "ur/$admin" >/dev/null 2>&1; }
+  for _ in $(seq 1 50); do wait_ur && break; sleep 0.2; done
+  wait_ur || fail "the apiserver wrote no UserRuntime $admin in $rtns: $out"
+  [ "$(kubectl -n "$rtns" get "ur/$admin" -o jsonpath='{.spec.profile}')" = "$profile" ] ||
+    fail "ur/$admin does not use profile $profile: $(kubectl -n "$rtns" get "ur/$admin" -o jsonpath='{.spec}')"
+  kubectl -n "$rtns" get "ur/$admin" -o json --show-managed-fields | python3 -c '
+import json, sys
+assert "clawplane-apiserver" in [m["manager"] for m in json.load(sys.stdin)["metadata"]["managedFields"]]' ||
+    fail "ur/$admin was not written by clawplane-apiserver"
+  grep -qi 'forbidden' "$tmp/apiserver.log" && fail "the apiserver was refused something: $(grep -i forbidden "$tmp/apiserver.log" | head -3)"
+  ok "clawplane-apiserver, as $fn-apiserver with the release's bootstrap Secret: ready, admin logged in, ur/$admin written with profile $profile"
+  kill "$ctl_pid"
+  wait "$ctl_pid" 2>/dev/null || true
+  ctl_pid=""
+  kubectl -n "$rtns" delete "ur/$admin" --wait=false >/dev/null
+else
+  echo "# no $ap_bin in this build: the apiserver's own run is left out"
 fi
 
 # ---------------------------------------------------------------------------------------
