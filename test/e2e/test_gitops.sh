@@ -7,8 +7,9 @@
 # change made in Git reaches the runtime.
 #
 # The example is applied through a throw-away overlay that only moves it into this run's
-# namespace and suffixes the names (the RuntimeProfile is cluster-scoped), exactly what a
-# team's own overlay would do.
+# namespace and suffixes the RuntimeProfile's name (it is cluster-scoped), as a team's own
+# overlay would. The UserRuntimes keep their names: the apiserver finds a user's runtime by
+# the user's name.
 E2E_NAME=gitops
 . "$(dirname "$0")/lib/controller.sh"
 
@@ -27,9 +28,17 @@ apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources: [$base]
 namespace: $ns
-nameSuffix: "-$suffix"
+transformers: [profile-suffix.yaml]
 labels:
   - pairs: {e2e-run: "$suffix"}
+EOF
+    cat >"$overlay/profile-suffix.yaml" <<EOF
+apiVersion: builtin
+kind: PrefixSuffixTransformer
+metadata: {name: profile-suffix}
+suffix: "-$suffix"
+fieldSpecs:
+  - {kind: RuntimeProfile, path: metadata/name}
 EOF
     local l
     for l in "$@"; do printf '%s\n' "$l"; done
@@ -46,7 +55,7 @@ rvs() {
 }
 
 # ---------------------------------------------------------------------------------------
-say "apply examples/gitops twice (namespace $ns, suffix -$suffix)"
+say "apply examples/gitops twice (namespace $ns, profile $rp)"
 setup_namespace
 make_overlay
 out=$(kubectl kustomize "$overlay") || fail "kustomize build failed: $out"
@@ -69,12 +78,12 @@ ok "kubectl diff --server-side is empty"
 # ---------------------------------------------------------------------------------------
 say "the controller reconciles the Git-managed runtimes"
 start_controller controller
-wait_for 90 "alice-$suffix Ready" kubectl -n "$ns" wait --for=condition=Ready "ur/alice-$suffix" --timeout=1s
-wait_for 90 "carol-$suffix Ready" kubectl -n "$ns" wait --for=condition=Ready "ur/carol-$suffix" --timeout=1s
-wait_for 60 "bob-$suffix Stopped" field_is "ur/bob-$suffix" '{.status.phase}' Stopped
+wait_for 90 "alice Ready" kubectl -n "$ns" wait --for=condition=Ready "ur/alice" --timeout=1s
+wait_for 90 "carol Ready" kubectl -n "$ns" wait --for=condition=Ready "ur/carol" --timeout=1s
+wait_for 60 "bob Stopped" field_is "ur/bob" '{.status.phase}' Stopped
 ok "alice and carol Ready, bob Stopped"
-wait_for 30 "carol's pod" field_is pod/"carol-$suffix" '{.spec.containers[0].resources.limits.memory}' 4Gi
-absent "pod/bob-$suffix" || fail "bob is Stopped but has a pod"
+wait_for 30 "carol's pod" field_is pod/"carol" '{.spec.containers[0].resources.limits.memory}' 4Gi
+absent "pod/bob" || fail "bob is Stopped but has a pod"
 ok "carol's pod has her 4Gi limit from Git; bob has no pod"
 
 # Let the controller settle: two successive views of the objects must be equal.
@@ -86,14 +95,57 @@ settled() {
 }
 wait_for 60 "the controller to stop writing" settled
 
-# What the apiserver writes into a Git-managed runtime: status.lastActivityTime, through
-# the status subresource under its own field manager (DESIGN.md). Written here as the
-# apiserver does, so that its entry is in managedFields too.
-now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-activity="{apiVersion: clawplane.io/v1alpha1, kind: UserRuntime,
-  metadata: {name: alice-$suffix, namespace: $ns}, status: {lastActivityTime: \"$now\"}}"
-kubectl apply --server-side --field-manager=clawplane-apiserver --subresource=status \
-  -f - <<<"$activity" >/dev/null || fail "the apiserver-style status apply of lastActivityTime failed"
+# What the apiserver writes into a Git-managed runtime: alice signs in and reaches her
+# runtime through the Traefik ForwardAuth endpoint, which records status.lastActivityTime
+# with status server-side apply under its own field manager.
+ap_bin="$build/bin/clawplane-apiserver"
+pgschema=""
+if [ -x "$ap_bin" ]; then
+  pgbase=$("$src/hack/local-postgres" up 2>/dev/null | sed -n 's/^export DATABASE_URL=//p')
+  [ -n "$pgbase" ] || fail "hack/local-postgres up printed no DATABASE_URL"
+  pgschema=e2e_gitops_$suffix
+  "$src/hack/local-postgres" exec psql -q -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $pgschema" >/dev/null ||
+    fail "cannot create schema $pgschema"
+  trap '"$src/hack/local-postgres" exec psql -q -c "DROP SCHEMA $pgschema CASCADE" >/dev/null 2>&1 || true; cleanup' EXIT
+  case "$pgbase" in *\?*) dburl="$pgbase&options=-csearch_path%3D$pgschema" ;; *) dburl="$pgbase?options=-csearch_path%3D$pgschema" ;; esac
+  (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '\n' >"$logdir/alice-password")
+  CLAWPLANE_BOOTSTRAP_ADMIN=alice CLAWPLANE_BOOTSTRAP_PASSWORD_FILE="$logdir/alice-password" \
+    DATABASE_URL=$dburl "$ap_bin" --runtime-namespace "$ns" --listen 127.0.0.1:0 --password-cost 10 \
+    >"$logdir/apiserver.log" 2>&1 &
+  ap_pid=$!
+  ctl_pids+=("$ap_pid")
+  ap_port=""
+  for _ in $(seq 1 100); do
+    ap_port=$(grep -o '"port":"[0-9]*"' "$logdir/apiserver.log" 2>/dev/null | head -1 | grep -o '[0-9]\+' || true)
+    [ -n "$ap_port" ] && break
+    kill -0 "$ap_pid" 2>/dev/null || fail "the apiserver exited at start: $(cat "$logdir/apiserver.log")"
+    sleep 0.1
+  done
+  [ -n "$ap_port" ] || fail "the apiserver did not start serving"
+  api="http://127.0.0.1:$ap_port"
+  wait_for 30 "the apiserver to be ready" curl -fs "$api/readyz"
+  login=$(python3 -c 'import json, sys; print(json.dumps({"username": "alice", "password": open(sys.argv[1]).read()}))' \
+    "$logdir/alice-password" | curl -s -X POST -H 'Content-Type: application/json' --data-binary @- "$api/api/v1/auth/login")
+  token=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get("token", ""))' "$login" 2>/dev/null || true)
+  [ -n "$token" ] || fail "alice cannot log in: $login"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" \
+    -H 'X-Forwarded-Host: claw.example.com' -H 'X-Forwarded-Uri: /' -H 'X-Forwarded-Proto: https' \
+    "$api/internal/auth/forward")
+  [ "$code" = 200 ] || fail "forward-auth for alice answered $code: $(tail -n 5 "$logdir/apiserver.log")"
+  out=$(curl -s -H "Authorization: Bearer $token" "$api/api/v1/users/alice/runtime")
+  grep -q '"Running"' <<<"$out" || fail "GET /api/v1/users/alice/runtime: $out"
+  wait_for 30 "alice's lastActivityTime from the apiserver" \
+    sh -c "kubectl -n '$ns' get ur/alice -o jsonpath='{.status.lastActivityTime}' | grep -q T"
+  ok "the real apiserver: alice logged in, read her runtime, passed forward-auth; lastActivityTime recorded"
+else
+  # No apiserver in this build: write what it writes, as it writes it.
+  echo "# no $ap_bin in this build: lastActivityTime written as the apiserver would"
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  activity="{apiVersion: clawplane.io/v1alpha1, kind: UserRuntime,
+  metadata: {name: alice, namespace: $ns}, status: {lastActivityTime: \"$now\"}}"
+  kubectl apply --server-side --field-manager=clawplane-apiserver-activity --subresource=status \
+    -f - <<<"$activity" >/dev/null || fail "the apiserver-style status apply of lastActivityTime failed"
+fi
 wait_for 60 "the controller to stop writing" settled
 
 # ---------------------------------------------------------------------------------------
@@ -128,8 +180,8 @@ for o in urs + [rp]:
         assert spec_owners == [fm], f"{name}: spec owned by {spec_owners}"
     else:
         assert [m["manager"] for m in mf] == [fm], f"{name}: managers {[m['manager'] for m in mf]}"
-alice = next(o for o in urs if o["metadata"]["name"].startswith("alice-"))
-la = [m for m in alice["metadata"]["managedFields"] if m["manager"] == "clawplane-apiserver"]
+alice = next(o for o in urs if o["metadata"]["name"] == "alice")
+la = [m for m in alice["metadata"]["managedFields"] if m["manager"].startswith("clawplane-apiserver")]
 assert la and "f:lastActivityTime" in la[0]["fieldsV1"]["f:status"], la
 assert sorted(la[0]["fieldsV1"]["f:status"]) == ["f:lastActivityTime"], la
 print("clawplane managers seen:", ", ".join(sorted(seen)))
@@ -151,15 +203,15 @@ say "a change in Git reaches the runtime"
 make_overlay 'patches:' '  - target: {kind: UserRuntime, name: bob}' \
   '    patch: |-' '      - {op: replace, path: /spec/state, value: Running}'
 out=$(gitops_apply) || fail "applying bob's state change failed: $out"
-wait_for 90 "bob-$suffix Ready after Git set Running" \
-  kubectl -n "$ns" wait --for=condition=Ready "ur/bob-$suffix" --timeout=1s
+wait_for 90 "bob Ready after Git set Running" \
+  kubectl -n "$ns" wait --for=condition=Ready "ur/bob" --timeout=1s
 ok "Git set bob to Running; the controller started him"
 wait_for 60 "the controller to stop writing" settled
 rvs >"$logdir/rv5"
 out=$(gitops_apply) || fail "re-apply failed: $out"
 rvs >"$logdir/rv6"
 diff "$logdir/rv5" "$logdir/rv6" >&2 || fail "re-applying the changed state changed objects"
-spec_owners=$(kubectl -n "$ns" get "ur/bob-$suffix" -o json --show-managed-fields | python3 -c '
+spec_owners=$(kubectl -n "$ns" get "ur/bob" -o json --show-managed-fields | python3 -c '
 import json, sys
 print(" ".join(m["manager"] for m in json.load(sys.stdin)["metadata"]["managedFields"] if "f:spec" in m.get("fieldsV1", {})))')
 [ "$spec_owners" = "$fm" ] || fail "bob's spec owners after the change: $spec_owners"
