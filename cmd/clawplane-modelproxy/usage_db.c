@@ -259,9 +259,11 @@ static void migrate(mp_usage_db_t *d) {
                                err, sizeof err);
   if (rc != 0) {
     d->next_migrate = now + 2;
-    cp_pg_error_t e = {0};
-    snprintf(e.message, sizeof e.message, "%s", err);
-    warn_pg(d, "cannot migrate the modelproxy schema; will retry", rc, &e);
+    if (now - d->last_warn >= 10) {
+      d->last_warn = now;
+      cp_log_warn("cannot migrate the modelproxy schema; will retry", "error", cp_strerror(rc),
+                  "message", err, NULL);
+    }
     return;
   }
   char n[24];

@@ -131,3 +131,10 @@ MP_PROXY="http://127.0.0.1:$port" MP_UPSTREAM="http://127.0.0.1:$up_port" MP_NS=
   MP_TOKENS="$tokens" MP_PROXY_PID="$proxy_pid" MP_PROXY_LOG="$logdir/proxy.log" \
   MP_PG_URL="$pg_url" MP_UPSTREAM_KEY="$upkey" \
   "$venv/bin/python" "$src/test/e2e/modelproxy_client.py" || fail "client checks failed"
+proxy_rc=0
+wait "$proxy_pid" || proxy_rc=$?
+[ "$proxy_rc" = 0 ] || fail "the proxy exited with $proxy_rc after SIGTERM"
+if grep -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$logdir/proxy.log"; then
+  fail "sanitizer report in the proxy log"
+fi
+echo "proxy exited 0 after SIGTERM, no sanitizer report"
