@@ -51,6 +51,7 @@ typedef struct api_settings_s {
   const char *runtime_ns;
   const char *login_url;
   const char *runtime_host_suffix; /* forward-auth: <user><suffix> hosts a user's runtime */
+  const char *default_profile;     /* profile of new runtimes when none is asked for */
   int workers;
   long session_ttl_s;
   double session_cache_s;

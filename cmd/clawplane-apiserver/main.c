@@ -14,6 +14,7 @@
  */
 #include "api.h"
 
+#include "api/body.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "log/log.h"
@@ -46,6 +47,8 @@ static void usage(FILE *f) {
       "  --max-event-streams-per-user N  [8]\n"
       "  --login-url URL               where forward-auth sends browsers [/login]\n"
       "  --runtime-host-suffix SUFFIX  forward-auth: <user>SUFFIX hosts a user's runtime\n"
+      "  --default-profile NAME        RuntimeProfile of new runtimes that name none\n"
+      "                                [$CLAWPLANE_DEFAULT_PROFILE, the CRD's default]\n"
       "  --trust-forwarded-for BOOL    take the client address from X-Forwarded-For [false]\n"
       "  --password-cost LN            scrypt cost 2^LN for new hashes, 10..20 [15]\n"
       "  --shutdown-grace-seconds S    wait for requests in flight at shutdown [10]\n"
@@ -106,6 +109,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
     MAXSSEUSER,
     LOGINURL,
     HOSTSUFFIX,
+    DEFPROFILE,
     TRUSTXFF,
     PWCOST,
     GRACE,
@@ -129,6 +133,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       {"max-event-streams-per-user", required_argument, 0, MAXSSEUSER},
       {"login-url", required_argument, 0, LOGINURL},
       {"runtime-host-suffix", required_argument, 0, HOSTSUFFIX},
+      {"default-profile", required_argument, 0, DEFPROFILE},
       {"trust-forwarded-for", required_argument, 0, TRUSTXFF},
       {"password-cost", required_argument, 0, PWCOST},
       {"shutdown-grace-seconds", required_argument, 0, GRACE},
@@ -143,6 +148,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
   s->database_url = env_or("DATABASE_URL", NULL);
   s->kubeconfig = getenv("KUBECONFIG");
   s->runtime_ns = env_or("CLAWPLANE_RUNTIME_NAMESPACE", "clawplane-runtimes");
+  s->default_profile = env_or("CLAWPLANE_DEFAULT_PROFILE", NULL);
   s->login_url = "/login";
   s->session_ttl_s = 86400;
   s->session_cache_s = 5;
@@ -202,6 +208,10 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       break;
     case HOSTSUFFIX:
       s->runtime_host_suffix = *optarg ? optarg : NULL;
+      break;
+    case DEFPROFILE:
+      s->default_profile = *optarg ? optarg : NULL;
+      bad = s->default_profile && !cp_api_valid_profile(optarg);
       break;
     case TRUSTXFF:
       bad = parse_bool(optarg, &s->trust_forwarded_for);

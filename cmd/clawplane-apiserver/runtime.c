@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define UR_GVR API_UR_GVR
 #define PROFILE_GVR API_PROFILE_GVR
@@ -71,8 +72,11 @@ static int apply_change(api_ctx_t *c, api_worker_t *w, const char *user,
   for (int attempt = 0; attempt < 6 && rc == CP_ECONFLICT; attempt++) {
     cJSON *cur = NULL, *body = NULL, *res = NULL;
     rc = get_live(c, w, user, &cur, st);
+    cp_api_runtime_change_t eff = *chg;
+    if (!cur && !eff.profile)
+      eff.profile = c->app->s.default_profile; /* a new runtime: the platform's default */
     if (rc == 0)
-      rc = cp_api_runtime_apply_body(cur, c->app->s.runtime_ns, user, user, API_FIELD_MANAGER, chg,
+      rc = cp_api_runtime_apply_body(cur, c->app->s.runtime_ns, user, user, API_FIELD_MANAGER, &eff,
                                      &body);
     if (rc == 0)
       rc = cp_kube_apply(w->kc, &UR_GVR, c->app->s.runtime_ns, user, NULL, body, API_FIELD_MANAGER,
@@ -124,7 +128,7 @@ static int check_policy(api_ctx_t *c, api_worker_t *w, const cp_api_runtime_chan
     cp_json_set(spec, "resources", cJSON_Duplicate(chg->resources, 1));
   const char *pname = cp_json_strv(spec, "profile", NULL);
   if (!pname)
-    pname = "default";
+    pname = c->app->s.default_profile ? c->app->s.default_profile : "default";
   rc = cp_kube_get(w->kc, &PROFILE_GVR, NULL, pname, NULL, &profile, &st);
   if (rc == CP_ENOTFOUND) {
     cp__api_fail(c, 422, "RuntimeProfile \"%s\" does not exist", pname);
@@ -220,6 +224,34 @@ void cp__api_runtime_put(api_ctx_t *c) {
   cp__api_run(c, put_work);
 }
 
+/* Waits (up to 15 s) until the controller reports status.observedGeneration at least the
+ * generation of applied. Returns 0, or an error with the answer set. */
+static int wait_observed(api_ctx_t *c, api_worker_t *w, const cJSON *applied, cp_status_t *st) {
+  const cJSON *g = cp_json_getv(applied, "metadata", "generation", NULL);
+  double want = cJSON_IsNumber(g) ? g->valuedouble : 0;
+  for (int i = 0; i < 75; i++) {
+    cJSON *cur = NULL;
+    int rc = get_live(c, w, c->target, &cur, st);
+    if (rc != 0) {
+      cp__api_fail_kube(c, rc, st, "read the runtime");
+      return rc;
+    }
+    const cJSON *og = cp_json_getv(cur, "status", "observedGeneration", NULL);
+    int done = !cur || (cJSON_IsNumber(og) && og->valuedouble >= want);
+    cJSON_Delete(cur);
+    if (done)
+      return 0;
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  cp__api_fail(c, 503,
+               "the controller has not yet prepared the workspace of %s for removal; the runtime "
+               "was not deleted, retry shortly",
+               c->target);
+  snprintf(c->retry_after, sizeof c->retry_after, "5");
+  return CP_ETIMEOUT;
+}
+
 static void delete_work(api_ctx_t *c, api_worker_t *w) {
   int wipe = c->flag;
   cp_pg_error_t e = {0};
@@ -247,13 +279,19 @@ static void delete_work(api_ctx_t *c, api_worker_t *w) {
   snprintf(uid, sizeof uid, "%s", or_empty(cp_json_strv(cur, "metadata", "uid", NULL)));
   cJSON_Delete(cur);
   if (wipe) {
-    /* the controller removes the PVC with the object only when retainOnDelete is false */
+    /* The PVC goes with the object only once the controller has given it an owner
+     * reference for retainOnDelete=false: wait until it has acted on that spec. */
     cp_api_runtime_change_t chg = {.retain_on_delete = 0};
-    rc = apply_change(c, w, c->target, &chg, NULL, &st);
+    cJSON *res = NULL;
+    rc = apply_change(c, w, c->target, &chg, &res, &st);
     if (rc != 0) {
       cp__api_fail_kube(c, rc, &st, "mark the workspace for removal");
       return;
     }
+    rc = wait_observed(c, w, res, &st);
+    cJSON_Delete(res);
+    if (rc != 0)
+      return;
   }
   cp_delete_opts_t del = {.propagation_policy = "Background", .uid = uid[0] ? uid : NULL};
   rc = cp_kube_delete(w->kc, &UR_GVR, c->app->s.runtime_ns, c->target, &del, NULL, &st);

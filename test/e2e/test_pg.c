@@ -6,7 +6,8 @@
  *  - a restart while idle costs no failed call; inside a transaction the caller sees
  *    CP_EUNAVAILABLE until rollback, then service resumes; while the server is down calls
  *    fail fast with CP_EUNAVAILABLE and recover by themselves once it is back.
- * Each run works in its own schema (search_path) so parallel runs never collide. */
+ * Each run works in its own schema (search_path) so parallel runs never collide, on a
+ * private PostgreSQL instance (own directory and port) because it stops the server. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -256,6 +257,12 @@ static int teardown(void **state) {
 int main(int argc, char **argv) {
   (void)argc;
   const char *data = getenv("CP_TEST_DATA");
+  if (!getenv("CLAWPLANE_PG_DIR")) {
+    char dir[256];
+    snprintf(dir, sizeof dir, "/var/tmp/clawplane-postgres-e2e-pg-%d", (int)getuid());
+    setenv("CLAWPLANE_PG_DIR", dir, 1);
+    setenv("CLAWPLANE_PG_PORT", "15442", 1);
+  }
   snprintf(pgctl, sizeof pgctl, "%s/../../hack/local-postgres", data ? data : "test/data");
   if (!getenv("DATABASE_URL")) {
     /* start PostgreSQL (idempotent), then run again with DATABASE_URL set */
@@ -275,5 +282,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(transactions_are_atomic),
       cmocka_unit_test(survives_restart_and_outage),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  int rc = cmocka_run_group_tests(tests, setup, teardown);
+  pgctl_run("down");
+  return rc;
 }
