@@ -88,6 +88,8 @@ static void enqueue_obj(cp_ur_controller_t *c, cp_obj_t *o) {
 }
 
 static void enqueue_owner(cp_ur_controller_t *c, cp_obj_t *o) {
+  cp_log_debug("child event", "kind", cp_json_strv(o->json, "kind", NULL), "key", o->key,
+               "resourceVersion", o->resource_version, NULL);
   const char *inst =
       cp_json_strv(o->json, "metadata", "labels", "app.kubernetes.io/instance", NULL);
   if (!inst)
@@ -262,7 +264,7 @@ static void trunc_copy(char *dst, size_t n, const char *src) {
 
 static void set_cond(cp_ur_cond_t *c, const char *status, const char *reason, const char *msg) {
   c->status = status;
-  c->reason = reason;
+  trunc_copy(c->reason, sizeof c->reason, reason);
   trunc_copy(c->message, sizeof c->message, msg);
 }
 
@@ -632,6 +634,8 @@ status:
     if (r.st.ready.status && strcmp(r.st.ready.status, "True") == 0 &&
         (!was_ready || strcmp(was_ready, "True") != 0))
       record_event(w, ur, "Normal", "Ready", "the runtime is ready");
+    cp_log_debug("writing status", "key", key, "phase", r.st.phase, "ready", r.st.ready.reason,
+                 "degraded", r.st.degraded.reason, "resourceVersion", uro->resource_version, NULL);
     cJSON *body = cp_ur_status_body(ur, &r.st, cp_time_now());
     rc = body ? apply(w, &UR_GVR, r.ns, r.name, "status", body, &api) : CP_ENOMEM;
     cJSON_Delete(body);
@@ -752,7 +756,13 @@ static void *work(void *arg) {
         result = RES_REQUEUE_AFTER;
       }
     }
-    observe(c, result, cp_time_mono() - t0);
+    double took = cp_time_mono() - t0;
+    observe(c, result, took);
+    char ms[32], after_s[32];
+    snprintf(ms, sizeof ms, "%.1f", took * 1000);
+    snprintf(after_s, sizeof after_s, "%.1f", after);
+    cp_log_debug("reconciled", "controller", "userruntime", "key", key, "result", RESULTS[result],
+                 "ms", ms, "requeueAfter", after > 0 ? after_s : NULL, NULL);
     cp_workqueue_done(c->q, key);
     free(key);
   }

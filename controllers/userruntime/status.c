@@ -144,7 +144,7 @@ static void add_cond(cJSON *arr, const cJSON *ur, const char *type, const cp_ur_
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "type", type);
   cJSON_AddStringToObject(o, "status", c->status);
-  cJSON_AddStringToObject(o, "reason", c->reason && *c->reason ? c->reason : "Unknown");
+  cJSON_AddStringToObject(o, "reason", *c->reason ? c->reason : "Unknown");
   cJSON_AddStringToObject(o, "message", c->message);
   cJSON_AddNumberToObject(o, "observedGeneration", (double)gen);
   cJSON_AddStringToObject(o, "lastTransitionTime", since);

@@ -34,7 +34,7 @@ void cp_ur_observe_pod(const cJSON *pod, cp_pod_obs_t *out);
 
 typedef struct cp_ur_cond_s {
   const char *status; /* "True", "False", "Unknown"; NULL: leave this condition alone */
-  const char *reason; /* CamelCase */
+  char reason[64];    /* CamelCase; a copy, so it never points into a caller's frame */
   char message[256];
 } cp_ur_cond_t;
 

@@ -79,4 +79,5 @@ wait_for 30 "Degraded=InvalidSpec" sh -c "[ \"\$(kubectl -n $ns get ur erin -o j
 grep -qi "image" <<<"$(cond erin Degraded message)" || fail "message does not explain: $(cond erin Degraded message)"
 absent pod/erin || fail "a pod was created with a forbidden image"
 ok "image override refused by the profile: Degraded=InvalidSpec, no pod"
+still_alive "$ctl_pid"
 echo "test_controller_failures: $checks checks passed"

@@ -72,4 +72,5 @@ wait_for 40 "third replica leads" sh -c "curl -fsS http://127.0.0.1:$third_port/
 took=$((SECONDS - t0))
 [ "$took" -le 25 ] || fail "takeover after a crash took ${took}s"
 ok "after kill -9 of the leader, a standby led within ${took}s (lease 15s)"
+still_alive "$ctl_pid"
 echo "test_controller_ops: $checks checks passed"

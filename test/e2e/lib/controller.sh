@@ -16,6 +16,12 @@ say() { printf '== %s\n' "$*"; }
 ok() { checks=$((checks + 1)); printf 'ok %d - %s\n' "$checks" "$*"; }
 fail() {
   printf 'FAIL: %s\n' "$*" >&2
+  {
+    echo "--- state of namespace $ns"
+    kubectl -n "$ns" get ur,pod -o wide 2>&1
+    kubectl -n "$ns" get ur -o jsonpath='{range .items[*]}{.metadata.name}: {.status}{"\n"}{end}' 2>&1
+    kubectl -n "$ns" get pod -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.uid}: {.status}{"\n"}{end}' 2>&1
+  } | cut -c1-2000 >&2
   for f in "$logdir"/controller*.log; do
     [ -f "$f" ] && { echo "--- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
   done
@@ -27,7 +33,7 @@ cleanup() {
   for p in "${ctl_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   kubectl delete ns "$ns" --wait=false >/dev/null 2>&1 || true
   kubectl delete runtimeprofile -l e2e-run="$suffix" --wait=false >/dev/null 2>&1 || true
-  rm -rf "$logdir"
+  [ -n "${CP_KEEP_LOGS:-}" ] || rm -rf "$logdir" # CP_KEEP_LOGS=1 keeps them for a look
 }
 trap cleanup EXIT
 
@@ -124,4 +130,14 @@ event_seen() { # event_seen <ur> <reason>
 metric() { # metric <regex>: sum of the matching series from the last started controller
   curl -fsS "http://127.0.0.1:$ctl_port/metrics" |
     awk -v re="$1" '$0 !~ /^#/ && $1 ~ re {s += $2} END {printf "%d\n", s}'
+}
+
+# still_alive: every controller this script started (and did not stop) is still running;
+# a crash (a sanitizer abort, say) must fail the test, not hide behind a timeout.
+still_alive() {
+  local p
+  for p in "$@"; do
+    kill -0 "$p" 2>/dev/null || fail "controller pid $p died during the test"
+  done
+  ok "controllers still running: $*"
 }
