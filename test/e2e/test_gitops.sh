@@ -101,38 +101,26 @@ wait_for 60 "the controller to stop writing" settled
 ap_bin="$build/bin/clawplane-apiserver"
 pgschema=""
 if [ -x "$ap_bin" ]; then
-  pgbase=$("$src/hack/local-postgres" up 2>/dev/null | sed -n 's/^export DATABASE_URL=//p')
-  [ -n "$pgbase" ] || fail "hack/local-postgres up printed no DATABASE_URL"
+  . "$src/test/e2e/lib/apiserver.sh"
   pgschema=e2e_gitops_$suffix
-  "$src/hack/local-postgres" exec psql -q -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $pgschema" >/dev/null ||
-    fail "cannot create schema $pgschema"
-  trap '"$src/hack/local-postgres" exec psql -q -c "DROP SCHEMA $pgschema CASCADE" >/dev/null 2>&1 || true; cleanup' EXIT
-  case "$pgbase" in *\?*) dburl="$pgbase&options=-csearch_path%3D$pgschema" ;; *) dburl="$pgbase?options=-csearch_path%3D$pgschema" ;; esac
+  trap 'pg_schema_drop "$pgschema"; cleanup' EXIT
+  dburl=$(pg_schema "$pgschema") || fail "cannot create schema $pgschema in hack/local-postgres"
   (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '\n' >"$logdir/alice-password")
   CLAWPLANE_BOOTSTRAP_ADMIN=alice CLAWPLANE_BOOTSTRAP_PASSWORD_FILE="$logdir/alice-password" \
     DATABASE_URL=$dburl "$ap_bin" --runtime-namespace "$ns" --listen 127.0.0.1:0 --password-cost 10 \
     >"$logdir/apiserver.log" 2>&1 &
   ap_pid=$!
   ctl_pids+=("$ap_pid")
-  ap_port=""
-  for _ in $(seq 1 100); do
-    ap_port=$(grep -o '"port":"[0-9]*"' "$logdir/apiserver.log" 2>/dev/null | head -1 | grep -o '[0-9]\+' || true)
-    [ -n "$ap_port" ] && break
-    kill -0 "$ap_pid" 2>/dev/null || fail "the apiserver exited at start: $(cat "$logdir/apiserver.log")"
-    sleep 0.1
-  done
-  [ -n "$ap_port" ] || fail "the apiserver did not start serving"
+  ap_port=$(api_start_port "$logdir/apiserver.log" "$ap_pid") ||
+    fail "the apiserver did not start serving: $(cat "$logdir/apiserver.log")"
   api="http://127.0.0.1:$ap_port"
-  wait_for 30 "the apiserver to be ready" curl -fs "$api/readyz"
-  login=$(python3 -c 'import json, sys; print(json.dumps({"username": "alice", "password": open(sys.argv[1]).read()}))' \
-    "$logdir/alice-password" | curl -s -X POST -H 'Content-Type: application/json' --data-binary @- "$api/api/v1/auth/login")
-  token=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get("token", ""))' "$login" 2>/dev/null || true)
-  [ -n "$token" ] || fail "alice cannot log in: $login"
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" \
-    -H 'X-Forwarded-Host: claw.example.com' -H 'X-Forwarded-Uri: /' -H 'X-Forwarded-Proto: https' \
-    "$api/internal/auth/forward")
-  [ "$code" = 200 ] || fail "forward-auth for alice answered $code: $(tail -n 5 "$logdir/apiserver.log")"
-  out=$(curl -s -H "Authorization: Bearer $token" "$api/api/v1/users/alice/runtime")
+  api_ready "$api" || fail "the apiserver is not ready: $(tail -n 20 "$logdir/apiserver.log")"
+  token=$(api_login "$api" alice "$logdir/alice-password" 2>&1) || fail "alice cannot log in: $token"
+  out=$(api_call 200 -H "Authorization: Bearer $token" -H 'X-Forwarded-Host: claw.example.com' \
+    -H 'X-Forwarded-Uri: /' -H 'X-Forwarded-Proto: https' "$api/internal/auth/forward" 2>&1) ||
+    fail "forward-auth for alice: $out"
+  out=$(api_call 200 -H "Authorization: Bearer $token" "$api/api/v1/users/alice/runtime" 2>&1) ||
+    fail "GET /api/v1/users/alice/runtime: $out"
   grep -q '"Running"' <<<"$out" || fail "GET /api/v1/users/alice/runtime: $out"
   wait_for 30 "alice's lastActivityTime from the apiserver" \
     sh -c "kubectl -n '$ns' get ur/alice -o jsonpath='{.status.lastActivityTime}' | grep -q T"

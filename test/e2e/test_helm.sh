@@ -43,7 +43,7 @@ cleanup() {
     kubectl delete ns "$n" --wait=false >/dev/null 2>&1 || true
   done
   kubectl delete runtimeprofile "$profile" "$profile-dry" --ignore-not-found --wait=false >/dev/null 2>&1 || true
-  [ -n "${pgschema:-}" ] && "$src/hack/local-postgres" exec psql -q -c "DROP SCHEMA $pgschema CASCADE" >/dev/null 2>&1 || true
+  [ -n "${pgschema:-}" ] && pg_schema_drop "$pgschema"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -459,12 +459,9 @@ fi
 # UserRuntime into the runtime namespace. PostgreSQL: hack/local-postgres, a schema of its own.
 ap_bin="$build/bin/clawplane-apiserver"
 if [ -x "$ap_bin" ]; then
-  pgbase=$("$src/hack/local-postgres" up 2>/dev/null | sed -n 's/^export DATABASE_URL=//p')
-  [ -n "$pgbase" ] || fail "hack/local-postgres up printed no DATABASE_URL"
+  . "$src/test/e2e/lib/apiserver.sh"
   pgschema=e2e_helm_$suffix
-  "$src/hack/local-postgres" exec psql -q -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $pgschema" >/dev/null ||
-    fail "cannot create schema $pgschema"
-  case "$pgbase" in *\?*) dburl="$pgbase&options=-csearch_path%3D$pgschema" ;; *) dburl="$pgbase?options=-csearch_path%3D$pgschema" ;; esac
+  dburl=$(pg_schema "$pgschema") || fail "cannot create schema $pgschema in hack/local-postgres"
   admin=$(kubectl -n "$ns" get secret "$fn-bootstrap-admin" -o jsonpath='{.data.username}' | base64 -d)
   (umask 077 && kubectl -n "$ns" get secret "$fn-bootstrap-admin" -o jsonpath='{.data.password}' |
     base64 -d >"$tmp/bootstrap-password")
@@ -478,28 +475,15 @@ if [ -x "$ap_bin" ]; then
     DATABASE_URL=$dburl "$ap_bin" "${ap_args[@]}" --kubeconfig "$kc" --listen 127.0.0.1:0 --password-cost 10 \
     >"$tmp/apiserver.log" 2>&1 &
   ctl_pid=$!
-  port=""
-  for _ in $(seq 1 100); do
-    port=$(grep -o '"port":"[0-9]*"' "$tmp/apiserver.log" 2>/dev/null | head -1 | grep -o '[0-9]\+' || true)
-    [ -n "$port" ] && break
-    kill -0 "$ctl_pid" 2>/dev/null || fail "the apiserver exited at start: $(cat "$tmp/apiserver.log")"
-    sleep 0.1
-  done
-  [ -n "$port" ] || fail "the apiserver did not start serving: $(cat "$tmp/apiserver.log")"
-  ready=""
-  for _ in $(seq 1 150); do
-    ready=$(curl -s "http://127.0.0.1:$port/readyz" || true)
-    [ "$ready" = "ok" ] && break
-    sleep 0.2
-  done
-  [ "$ready" = ok ] || fail "the apiserver is not ready ($ready): $(cat "$tmp/apiserver.log")"
-  login=$(python3 -c 'import json, sys; print(json.dumps({"username": sys.argv[1], "password": open(sys.argv[2]).read()}))' \
-    "$admin" "$tmp/bootstrap-password" |
-    curl -s -X POST -H 'Content-Type: application/json' --data-binary @- "http://127.0.0.1:$port/api/v1/auth/login")
-  token=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get("token", ""))' "$login" 2>/dev/null || true)
-  [ -n "$token" ] || fail "the bootstrap admin cannot log in: $login"
-  out=$(curl -s -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d '{"state":"Running"}' "http://127.0.0.1:$port/api/v1/users/$admin/runtime")
+  port=$(api_start_port "$tmp/apiserver.log" "$ctl_pid") ||
+    fail "the apiserver did not start serving: $(cat "$tmp/apiserver.log")"
+  api="http://127.0.0.1:$port"
+  api_ready "$api" || fail "the apiserver is not ready ($(curl -s "$api/readyz")): $(tail -n 20 "$tmp/apiserver.log")"
+  token=$(api_login "$api" "$admin" "$tmp/bootstrap-password" 2>&1) ||
+    fail "the bootstrap admin cannot log in: $token"
+  out=$(api_call 200 -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"state":"Running"}' "$api/api/v1/users/$admin/runtime" 2>&1) ||
+    fail "PUT /api/v1/users/$admin/runtime: $out"
   wait_ur() { kubectl -n "$rtns" get "ur/$admin" >/dev/null 2>&1; }
   for _ in $(seq 1 50); do wait_ur && break; sleep 0.2; done
   wait_ur || fail "the apiserver wrote no UserRuntime $admin in $rtns: $out"
