@@ -15,6 +15,7 @@ export CLAWPLANE_PG_PORT=${CLAWPLANE_E2E_API_PG_PORT:-15441}
 . "$(dirname "$0")/lib/controller.sh"
 
 api_bin="$build/bin/clawplane-apiserver"
+ctl_bin=${CP_E2E_CONTROLLER_BIN:-$ctl_bin} # e.g. a non-sanitized controller
 pgctl="$src/hack/local-postgres"
 schema=e2e_api_$suffix
 admin_pw="admin-password-$suffix"
