@@ -512,6 +512,7 @@ static void upstream_failed(mp_call_t *c, CURLcode res) {
   const char *code = timeout ? "upstream_timeout" : "upstream_error";
   cp_log_warn("upstream call failed", "request_id", c->request_id, "upstream",
               c->model->upstream->name, "model", c->rq.model, "error", msg, NULL);
+  c->code = status; /* counted as failed even when the 200 had already gone out */
   if (c->started) {
     if (c->sse) {
       char *ev = cp_mp_error_event(timeout ? "timeout" : "upstream_error", code, msg);
@@ -524,7 +525,6 @@ static void upstream_failed(mp_call_t *c, CURLcode res) {
       cp_http_abort(c->req); /* a cut connection: the client never takes half a body */
     }
   } else {
-    c->code = status;
     send_error(c->req, status, timeout ? "timeout" : "upstream_error", code, msg, c->request_id,
                NULL);
   }
