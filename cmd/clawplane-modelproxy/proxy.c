@@ -48,7 +48,7 @@
 #define OUT_LIMIT (4u << 20)  /* bytes taken from upstream that wait for the client */
 #define SLICE (64u << 10)     /* largest single front write */
 #define MAX_EVENT (1u << 20)  /* largest SSE event */
-#define KEEP_FULL (8u << 20)  /* non-stream bodies up to this are kept whole for usage */
+#define KEEP_FULL (1u << 20)  /* non-stream bodies up to this are kept whole for usage */
 #define KEEP_TAIL (64u << 10) /* past it, only this much of the end */
 #define ERR_BODY (64u << 10)  /* upstream error bodies kept */
 #define DRAIN_MS 5
@@ -599,7 +599,8 @@ static int add_header(mp_call_t *c, const char *name, const char *value) {
   struct curl_slist *h = NULL;
   if (n > 0 && (size_t)n < sizeof line)
     h = curl_slist_append(c->hdrs, line);
-  OPENSSL_cleanse(line, sizeof line);
+  if (n > 0)
+    OPENSSL_cleanse(line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
   if (!h)
     return CP_ENOMEM;
   c->hdrs = h;
@@ -631,9 +632,9 @@ static int setup_easy(mp_call_t *c, cp_http_request_t *req) {
   }
   if (rc == 0 && up->auth == CP_MP_AUTH_BEARER) {
     char v[4200];
-    snprintf(v, sizeof v, "Bearer %s", up->api_key);
+    int vn = snprintf(v, sizeof v, "Bearer %s", up->api_key);
     rc = add_header(c, "Authorization", v);
-    OPENSSL_cleanse(v, sizeof v);
+    OPENSSL_cleanse(v, vn > 0 && (size_t)vn < sizeof v ? (size_t)vn : sizeof v);
   } else if (rc == 0 && up->auth == CP_MP_AUTH_X_API_KEY) {
     rc = add_header(c, "x-api-key", up->api_key);
   }

@@ -133,7 +133,11 @@ s = "".join(x.choices[0].text for x in client("alice").completions.create(model=
 check(s == "hello from the upstream!", "stream completion %r" % s)
 e = client("alice").embeddings.create(model="gpt-test", input="a b c")
 check(len(e.data[0].embedding) == 3 and e.usage.prompt_tokens == 3, "embeddings %r" % e)
-ok("/v1/completions (plain and streamed) and /v1/embeddings")
+r = raw("POST", "/v1/embeddings", "frank", json={"model": "gpt-bigembed", "input": "one two three four five"})
+check(r.status_code == 200 and len(r.content) > 2 << 20 and r.json()["usage"]["prompt_tokens"] == 5,
+      "big embeddings: %d %d bytes" % (r.status_code, len(r.content)))
+big_rid = r.headers["x-request-id"]
+ok("/v1/completions (plain and streamed) and /v1/embeddings (also a %.1f MiB answer)" % (len(r.content) / 1048576))
 
 r = httpx.post(P + "/v1/messages", headers={"x-api-key": TOKENS["alice"], "anthropic-version": "2023-06-01"},
                json={"model": "claude-test", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
@@ -282,6 +286,8 @@ u, rt, model, p, c, cost = rows[0]
 want = int(int(p) * 2.5 + int(c) * 10.0 + 0.5)  # micro-USD, rounded half up
 check((u, rt, model) == ("frank", "frank", "gpt-test") and int(c) == 7 and int(cost) == want,
       "usage row %s (want cost %d)" % (rows[0], want))
+big = psql("SELECT prompt_tokens FROM usage_records WHERE request_id = '%s'" % big_rid)
+check(big == [["5"]], "usage of the 2 MiB embeddings answer (read from its tail): %s" % big)
 n = int(psql("SELECT count(*) FROM usage_records")[0][0])
 ok("usage_records: %d rows; request %s priced %s micro-USD from the table" % (n, rid, cost))
 

@@ -12,6 +12,7 @@ Anthropic streams). The upstream model name chooses a behaviour:
   long-stream      stream LONG_CHUNKS chunks, one every 50 ms (for cancel and shutdown tests)
   stall-stream     stream two chunks, then send nothing for a long time
   big-stream       stream BIG_CHUNKS chunks of 1 KiB as fast as the reader takes them
+  big-embed        an embedding of 300,000 numbers (a body of about 2 MiB; usage at its end)
   bench            answer at once with a fixed body (benchmarks)
 
 Every request must carry the expected key (Authorization: Bearer or x-api-key), else 401.
@@ -124,8 +125,9 @@ class Handler(BaseHTTPRequestHandler):
         prompt = max(1, words(req.get("messages") or req.get("prompt") or req.get("input") or ""))
         try:
             if self.path == "/v1/embeddings":
+                vec = [0.123456] * 300000 if model == "big-embed" else [0.1, 0.2, 0.3]
                 self.send_json(200, {"object": "list", "model": model,
-                                     "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3]}],
+                                     "data": [{"object": "embedding", "index": 0, "embedding": vec}],
                                      "usage": {"prompt_tokens": prompt, "total_tokens": prompt}})
             elif self.path == "/v1/messages":
                 self.messages(req, model, prompt)

@@ -106,6 +106,7 @@ models:
   - {name: gpt-long, upstream: local, upstreamModel: long-stream}
   - {name: gpt-stall, upstream: local, upstreamModel: stall-stream}
   - {name: gpt-big, upstream: local, upstreamModel: big-stream}
+  - {name: gpt-bigembed, upstream: local, upstreamModel: big-embed}
   - {name: premium-large, upstream: local}
   - {name: claude-test, upstream: anthropic-style, price: {prompt: 3, completion: 15}}
 defaults:
