@@ -139,3 +139,32 @@ if grep -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$logdi
   fail "sanitizer report in the proxy log"
 fi
 echo "proxy exited 0 after SIGTERM, no sanitizer report"
+
+say "shutdown grace over: a stream still running is ended with an error event"
+echo "tok-grace-$suffix grace grace" >"$logdir/tokens"
+MP_E2E_UPSTREAM_KEY="$upkey" "$bin" --config "$logdir/config.yaml" --http-address 127.0.0.1:0 \
+  --no-kube --tokens-file "$logdir/tokens" --shutdown-grace 1 >"$logdir/proxy2.log" 2>&1 &
+p2=$!
+pids+=($p2)
+port2=""
+for _ in $(seq 1 50); do
+  port2=$(grep -o '"port":"[0-9]*"' "$logdir/proxy2.log" | head -1 | grep -o '[0-9]\+' || true)
+  [ -n "$port2" ] && break
+  sleep 0.1
+done
+[ -n "$port2" ] || fail "second proxy did not start"
+curl -sN "http://127.0.0.1:$port2/v1/chat/completions" -H "Authorization: Bearer tok-grace-$suffix" \
+  -d '{"model":"gpt-long","stream":true,"messages":[]}' >"$logdir/grace.out" 2>&1 &
+c2=$!
+sleep 0.5
+t0=$SECONDS
+kill -TERM "$p2"
+wait "$c2" || true
+p2_rc=0
+wait "$p2" || p2_rc=$?
+[ "$p2_rc" = 0 ] || fail "second proxy exited with $p2_rc"
+[ $((SECONDS - t0)) -le 4 ] || fail "shutdown took $((SECONDS - t0))s with --shutdown-grace 1"
+tail -n 2 "$logdir/grace.out" | grep -q '"code":"shutting_down"' ||
+  fail "the cut stream did not end with a shutting_down event: $(tail -c 300 "$logdir/grace.out")"
+n=$(grep -c '^data: {"id"' "$logdir/grace.out" || true)
+echo "ok - after --shutdown-grace 1 the stream in flight ($n chunks so far) ended with a shutting_down error event; exit 0 in $((SECONDS - t0))s"
