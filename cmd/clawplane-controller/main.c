@@ -10,6 +10,7 @@
  * leader (Kubernetes restarts the pod).
  */
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/time.h"
 #include "http/server.h"
 #include "kube/client.h"
@@ -19,7 +20,6 @@
 #include "metrics/metrics.h"
 #include "userruntime/controller.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -71,41 +71,6 @@ static void usage(FILE *f) {
           "  --log-level LEVEL        debug, info, warn, error [$CLAWPLANE_LOG_LEVEL, info]\n");
 }
 
-static const char *env_or(const char *name, const char *dflt) {
-  const char *v = getenv(name);
-  return v && *v ? v : dflt;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi)
-    return CP_EINVAL;
-  *out = v;
-  return 0;
-}
-
-static int parse_double(const char *s, double lo, double hi, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || v < lo || v > hi)
-    return CP_EINVAL;
-  *out = v;
-  return 0;
-}
-
-static int parse_bool(const char *s, int *out) {
-  if (!strcmp(s, "true") || !strcmp(s, "1"))
-    *out = 1;
-  else if (!strcmp(s, "false") || !strcmp(s, "0"))
-    *out = 0;
-  else
-    return CP_EINVAL;
-  return 0;
-}
-
 /* Returns 0, or 2 after printing a message naming the bad flag. */
 static int parse_flags(app_t *a, int argc, char **argv) {
   enum {
@@ -142,12 +107,12 @@ static int parse_flags(app_t *a, int argc, char **argv) {
                                        {"help", no_argument, 0, HELP},
                                        {0, 0, 0, 0}};
   long n;
-  const char *level = env_or("CLAWPLANE_LOG_LEVEL", "info");
-  const char *workers = env_or("CLAWPLANE_WORKERS", "4");
+  const char *level = cp_env_or("CLAWPLANE_LOG_LEVEL", "info");
+  const char *workers = cp_env_or("CLAWPLANE_WORKERS", "4");
   a->kubeconfig = getenv("KUBECONFIG");
-  a->watch_ns = env_or("CLAWPLANE_WATCH_NAMESPACE", NULL);
-  a->http_addr = env_or("CLAWPLANE_HTTP_ADDRESS", ":8080");
-  a->lease_ns = env_or("POD_NAMESPACE", "clawplane-system");
+  a->watch_ns = cp_env_or("CLAWPLANE_WATCH_NAMESPACE", NULL);
+  a->http_addr = cp_env_or("CLAWPLANE_HTTP_ADDRESS", ":8080");
+  a->lease_ns = cp_env_or("POD_NAMESPACE", "clawplane-system");
   a->lease_name = "clawplane-controller";
   a->leader_elect = 1;
   a->qps = 50;
@@ -170,20 +135,20 @@ static int parse_flags(app_t *a, int argc, char **argv) {
       workers = optarg;
       break;
     case QPS:
-      bad = parse_double(optarg, 0.1, 100000, &a->qps);
+      bad = cp_parse_double(optarg, 0.1, 100000, &a->qps);
       break;
     case BURST:
-      bad = parse_long(optarg, 1, 100000, &n);
+      bad = cp_parse_long(optarg, 1, 100000, &n);
       a->burst = (int)n;
       break;
     case RESYNC:
-      bad = parse_double(optarg, 0, 86400 * 7, &a->resync);
+      bad = cp_parse_double(optarg, 0, 86400 * 7, &a->resync);
       break;
     case HTTP:
       a->http_addr = optarg;
       break;
     case LE:
-      bad = parse_bool(optarg, &a->leader_elect);
+      bad = cp_parse_bool(optarg, &a->leader_elect);
       break;
     case LENS:
       a->lease_ns = optarg;
@@ -225,7 +190,7 @@ static int parse_flags(app_t *a, int argc, char **argv) {
     return 2;
   }
   cp_log_setup(lv, 2);
-  if (parse_long(workers, 1, 256, &n) != 0) {
+  if (cp_parse_long(workers, 1, 256, &n) != 0) {
     fprintf(stderr, "clawplane-controller: invalid worker count \"%s\" (1..256)\n", workers);
     return 2;
   }
@@ -265,23 +230,15 @@ static void on_http(cp_http_request_t *req, void *ud) {
 }
 
 static int listen_http(app_t *a) {
-  char host[256] = "0.0.0.0";
-  const char *colon = strrchr(a->http_addr, ':');
-  long port;
-  if (!colon || parse_long(colon + 1, 0, 65535, &port) != 0) {
+  char host[256];
+  int port;
+  if (cp_parse_hostport(a->http_addr, host, sizeof host, &port) != 0) {
     cp_log_error("invalid --http-address, want host:port", "value", a->http_addr, NULL);
     return CP_EINVAL;
   }
-  if (colon > a->http_addr) {
-    size_t n = (size_t)(colon - a->http_addr);
-    if (n >= sizeof host)
-      return CP_EINVAL;
-    memcpy(host, a->http_addr, n);
-    host[n] = '\0';
-  }
   int rc = cp_http_server_new(&a->loop, NULL, on_http, a, &a->http);
   if (rc == 0)
-    rc = cp_http_server_listen(a->http, host, (int)port);
+    rc = cp_http_server_listen(a->http, host, port);
   if (rc != 0) {
     cp_log_error("cannot listen", "address", a->http_addr, "error", cp_strerror(rc), NULL);
     return rc;
