@@ -291,6 +291,36 @@ check(big == [["5"]], "usage of the 2 MiB embeddings answer (read from its tail)
 n = int(psql("SELECT count(*) FROM usage_records")[0][0])
 ok("usage_records: %d rows; request %s priced %s micro-USD from the table" % (n, rid, cost))
 
+# PostgreSQL goes away: calls go on, records wait in the queue, and all of them are
+# written once it is back.
+def metric(name):
+    for line in httpx.get(P + "/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+CUT = int(os.environ["MP_PGCUT_PID"])
+os.kill(CUT, signal.SIGUSR1)
+time.sleep(0.3)
+rids = []
+for i in range(5):
+    r = raw("POST", "/v1/chat/completions", "frank", json={"model": "gpt-test", "messages": []})
+    check(r.status_code == 200, "call while PostgreSQL is away: %d" % r.status_code)
+    rids.append(r.headers["x-request-id"])
+time.sleep(2.5)
+pending = metric("modelproxy_usage_records_pending")
+check(pending >= 5 and metric("modelproxy_usage_write_errors_total") >= 1,
+      "records should wait while PostgreSQL is away (pending %s)" % pending)
+os.kill(CUT, signal.SIGUSR2)
+t0 = time.time()
+while time.time() - t0 < 15 and metric("modelproxy_usage_records_pending") > 0:
+    time.sleep(0.2)
+found = psql("SELECT count(*) FROM usage_records WHERE request_id IN (%s)" % ",".join("'%s'" % r for r in rids))
+check(found == [["5"]], "records made while PostgreSQL was away: %s of 5 written" % found)
+ok("PostgreSQL away: calls still served, %d records queued, all written %.1fs after it came back"
+   % (pending, time.time() - t0))
+
 act = ""
 for _ in range(50):
     act = kubectl("get", "ur/bob", "-o", "jsonpath={.status.lastActivityTime}").stdout

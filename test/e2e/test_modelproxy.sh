@@ -82,6 +82,20 @@ data: {gateway-token: $(printf x | base64), modelproxy-token: $(printf %s "$tok"
 YAML
 done
 
+say "a cuttable path to PostgreSQL"
+pg_host=$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).hostname)' "$DATABASE_URL")
+pg_port=$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).port or 5432)' "$DATABASE_URL")
+python3 "$src/test/e2e/modelproxy_pgcut.py" "$pg_host" "$pg_port" >"$logdir/pgcut.log" 2>&1 &
+pgcut_pid=$!
+pids+=($pgcut_pid)
+for _ in $(seq 1 50); do
+  cut_port=$(grep -o 'listening on [0-9]*' "$logdir/pgcut.log" | grep -o '[0-9]*$' || true)
+  [ -n "$cut_port" ] && break
+  sleep 0.1
+done
+[ -n "$cut_port" ] || fail "PostgreSQL forwarder did not start"
+proxy_pg_url=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p._replace(netloc=p.netloc.rsplit(":", 1)[0] + ":" + sys.argv[2]).geturl())' "$pg_url" "$cut_port")
+
 say "upstream and proxy"
 upkey="sk-upstream-$(openssl rand -hex 16)"
 "$venv/bin/python" "$src/test/e2e/modelproxy_upstream.py" --key "$upkey" --slow-seconds 4 \
@@ -115,7 +129,7 @@ defaults:
   maxConcurrentStreams: 8
 YAML
 MP_E2E_UPSTREAM_KEY="$upkey" "$bin" --config "$logdir/config.yaml" --http-address 127.0.0.1:0 \
-  --namespace "$ns" --database-url "$pg_url" --activity-interval 1 --quota-refresh 1 \
+  --namespace "$ns" --database-url "$proxy_pg_url" --activity-interval 1 --quota-refresh 1 \
   --upstream-timeout 2 --shutdown-grace 20 --log-level debug >"$logdir/proxy.log" 2>&1 &
 proxy_pid=$!
 pids+=($proxy_pid)
@@ -130,7 +144,7 @@ echo "proxy on :$port (pid $proxy_pid), upstream on :$up_port"
 
 MP_PROXY="http://127.0.0.1:$port" MP_UPSTREAM="http://127.0.0.1:$up_port" MP_NS="$ns" \
   MP_TOKENS="$tokens" MP_PROXY_PID="$proxy_pid" MP_PROXY_LOG="$logdir/proxy.log" \
-  MP_PG_URL="$pg_url" MP_UPSTREAM_KEY="$upkey" \
+  MP_PG_URL="$pg_url" MP_UPSTREAM_KEY="$upkey" MP_PGCUT_PID="$pgcut_pid" \
   "$venv/bin/python" "$src/test/e2e/modelproxy_client.py" || fail "client checks failed"
 proxy_rc=0
 wait "$proxy_pid" || proxy_rc=$?
