@@ -18,11 +18,11 @@
 #include "mp.h"
 
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/time.h"
 #include "log/log.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -65,31 +65,6 @@ static void usage(FILE *f) {
       "  --usage-batch N             ... or as soon as N records wait [100]\n"
       "  --shutdown-grace S          let calls finish this long after SIGTERM [20]\n"
       "  --log-level LEVEL           debug, info, warn, error [$CLAWPLANE_LOG_LEVEL, info]\n");
-}
-
-static const char *env_or(const char *name, const char *dflt) {
-  const char *v = getenv(name);
-  return v && *v ? v : dflt;
-}
-
-static int parse_double(const char *s, double lo, double hi, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !(v >= lo) || !(v <= hi))
-    return CP_EINVAL;
-  *out = v;
-  return 0;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi)
-    return CP_EINVAL;
-  *out = v;
-  return 0;
 }
 
 typedef struct overrides_s {
@@ -148,12 +123,12 @@ static int parse_flags(mp_app_t *a, overrides_t *ov, int argc, char **argv) {
                                        {"log-level", required_argument, 0, LOGLEVEL},
                                        {"help", no_argument, 0, HELP},
                                        {0, 0, 0, 0}};
-  const char *level = env_or("CLAWPLANE_LOG_LEVEL", "info");
-  a->config_path = env_or("CLAWPLANE_MODELPROXY_CONFIG", NULL);
-  a->http_addr = env_or("CLAWPLANE_HTTP_ADDRESS", ":8080");
+  const char *level = cp_env_or("CLAWPLANE_LOG_LEVEL", "info");
+  a->config_path = cp_env_or("CLAWPLANE_MODELPROXY_CONFIG", NULL);
+  a->http_addr = cp_env_or("CLAWPLANE_HTTP_ADDRESS", ":8080");
   a->kubeconfig = getenv("KUBECONFIG");
-  a->watch_ns = env_or("CLAWPLANE_WATCH_NAMESPACE", NULL);
-  a->database_url = env_or("DATABASE_URL", NULL);
+  a->watch_ns = cp_env_or("CLAWPLANE_WATCH_NAMESPACE", NULL);
+  a->database_url = cp_env_or("DATABASE_URL", NULL);
   a->use_kube = 1;
   a->upstream_timeout = 300;
   a->connect_timeout = 10;
@@ -193,19 +168,19 @@ static int parse_flags(mp_app_t *a, overrides_t *ov, int argc, char **argv) {
       a->database_url = *optarg ? optarg : NULL;
       break;
     case UPTIMEOUT:
-      bad = parse_double(optarg, 1, 86400, &a->upstream_timeout);
+      bad = cp_parse_double(optarg, 1, 86400, &a->upstream_timeout);
       break;
     case CONNTIMEOUT:
-      bad = parse_double(optarg, 0.1, 600, &a->connect_timeout);
+      bad = cp_parse_double(optarg, 0.1, 600, &a->connect_timeout);
       break;
     case MAXDUR:
-      bad = parse_double(optarg, 0, 7 * 86400, &a->max_duration);
+      bad = cp_parse_double(optarg, 0, 7 * 86400, &a->max_duration);
       break;
     case MAXBODY:
-      bad = parse_long(optarg, 1024, 1L << 30, &a->max_body);
+      bad = cp_parse_long(optarg, 1024, 1L << 30, &a->max_body);
       break;
     case MAXHOST:
-      bad = parse_long(optarg, 0, 100000, &a->max_host_connections);
+      bad = cp_parse_long(optarg, 0, 100000, &a->max_host_connections);
       break;
     case DRPM:
       ov->rpm = optarg;
@@ -220,19 +195,19 @@ static int parse_flags(mp_app_t *a, overrides_t *ov, int argc, char **argv) {
       ov->cost = optarg;
       break;
     case ACTIVITY:
-      bad = parse_double(optarg, 0, 86400, &a->activity_interval);
+      bad = cp_parse_double(optarg, 0, 86400, &a->activity_interval);
       break;
     case QUOTA:
-      bad = parse_double(optarg, 0.1, 86400, &a->quota_refresh);
+      bad = cp_parse_double(optarg, 0.1, 86400, &a->quota_refresh);
       break;
     case FLUSH:
-      bad = parse_double(optarg, 0.01, 3600, &a->flush_interval);
+      bad = cp_parse_double(optarg, 0.01, 3600, &a->flush_interval);
       break;
     case BATCH:
-      bad = parse_long(optarg, 1, 100000, &a->usage_batch);
+      bad = cp_parse_long(optarg, 1, 100000, &a->usage_batch);
       break;
     case GRACE:
-      bad = parse_double(optarg, 0, 3600, &a->shutdown_grace);
+      bad = cp_parse_double(optarg, 0, 3600, &a->shutdown_grace);
       break;
     case LOGLEVEL:
       level = optarg;
@@ -281,7 +256,7 @@ static int apply_overrides(mp_app_t *a, const overrides_t *ov) {
     long v;
     if (!ints[i].v)
       continue;
-    if (parse_long(ints[i].v, -1, 9000000000000000L, &v) != 0) {
+    if (cp_parse_long(ints[i].v, -1, 9000000000000000L, &v) != 0) {
       fprintf(stderr, "clawplane-modelproxy: invalid value \"%s\" for --%s\n", ints[i].v,
               ints[i].flag);
       return 2;
@@ -290,7 +265,7 @@ static int apply_overrides(mp_app_t *a, const overrides_t *ov) {
   }
   if (ov->cost) {
     double usd;
-    if (parse_double(ov->cost, -1, 1e6, &usd) != 0) {
+    if (cp_parse_double(ov->cost, -1, 1e6, &usd) != 0) {
       fprintf(stderr, "clawplane-modelproxy: invalid value \"%s\" for --default-monthly-cost-usd\n",
               ov->cost);
       return 2;
@@ -406,19 +381,11 @@ static void on_http(cp_http_request_t *req, void *ud) {
 }
 
 static int listen_http(mp_app_t *a) {
-  char host[256] = "0.0.0.0";
-  const char *colon = strrchr(a->http_addr, ':');
-  long port;
-  if (!colon || parse_long(colon + 1, 0, 65535, &port) != 0) {
+  char host[256];
+  int port;
+  if (cp_parse_hostport(a->http_addr, host, sizeof host, &port) != 0) {
     cp_log_error("invalid --http-address, want host:port", "value", a->http_addr, NULL);
     return CP_EINVAL;
-  }
-  if (colon > a->http_addr) {
-    size_t n = (size_t)(colon - a->http_addr);
-    if (n >= sizeof host)
-      return CP_EINVAL;
-    memcpy(host, a->http_addr, n);
-    host[n] = '\0';
   }
   cp_http_server_opts_t so = {.max_body_bytes = (size_t)a->max_body,
                               .max_connections = 8192,
@@ -426,7 +393,7 @@ static int listen_http(mp_app_t *a) {
                               .max_pending_output = 1u << 20};
   int rc = cp_http_server_new(&a->loop, &so, on_http, a, &a->http);
   if (rc == 0)
-    rc = cp_http_server_listen(a->http, host, (int)port);
+    rc = cp_http_server_listen(a->http, host, port);
   if (rc != 0) {
     cp_log_error("cannot listen", "address", a->http_addr, "error", cp_strerror(rc), NULL);
     return rc;
