@@ -30,11 +30,33 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
   return rc;
 }
 
+/* 1 when a JSON string in s holds the escape \u0000, which cJSON would decode into a NUL
+ * that silently cuts the string short (a password, a key). */
+static int has_nul_escape(const char *s, size_t n) {
+  int in = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!in) {
+      in = s[i] == '"';
+    } else if (s[i] == '"') {
+      in = 0;
+    } else if (s[i] == '\\' && i + 1 < n) {
+      if (s[i + 1] == 'u' && i + 5 < n && !strncmp(s + i + 2, "0000", 4))
+        return 1;
+      i++; /* the escaped character */
+    }
+  }
+  return 0;
+}
+
 int cp_api_body_parse(const char *body, size_t len, cJSON **out, char *err, size_t errlen) {
   if (!body || len == 0)
     return fail(err, errlen, CP_EINVAL, "a JSON body is required");
   if (len > CP_API_MAX_BODY)
     return fail(err, errlen, CP_ETOOBIG, "request body is larger than %d bytes", CP_API_MAX_BODY);
+  if (memchr(body, '\0', len))
+    return fail(err, errlen, CP_EPARSE, "request body is not valid JSON");
+  if (has_nul_escape(body, len))
+    return fail(err, errlen, CP_EINVAL, "strings must not contain NUL characters (\\u0000)");
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
   /* cJSON stops after the first value: anything but blanks after it is garbage */
@@ -111,7 +133,7 @@ static int only(const cJSON *body, const char *const *allowed, char *err, size_t
 static int str(const cJSON *body, const char *key, int required, size_t maxlen, const char **out,
                size_t *outlen, char *err, size_t errlen) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
-  if (!v || (!required && cJSON_IsNull(v))) {
+  if (!v) {
     if (required)
       return fail(err, errlen, CP_EINVAL, "%s is required", key);
     return CP_ENOTFOUND;

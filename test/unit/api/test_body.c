@@ -30,6 +30,13 @@ static void bodies_must_be_objects(void **state) {
   assert_int_equal(cp_api_body_parse("{}", 3, &j, err, sizeof err), CP_EPARSE); /* NUL byte */
   assert_int_equal(cp_api_body_parse("{} x", 4, &j, err, sizeof err), CP_EPARSE);
   assert_int_equal(cp_api_body_parse("{}{}", 4, &j, err, sizeof err), CP_EPARSE);
+  const char *nul = "{\"password\":\"abc\\u0000def\"}";
+  assert_int_equal(cp_api_body_parse(nul, strlen(nul), &j, err, sizeof err), CP_EINVAL);
+  assert_non_null(strstr(err, "NUL"));
+  const char *escaped = "{\"password\":\"abc\\\\u0000def\"}"; /* a backslash, then u0000 */
+  assert_int_equal(cp_api_body_parse(escaped, strlen(escaped), &j, err, sizeof err), 0);
+  cJSON_Delete(j);
+  j = (cJSON *)0x1;
   static char big[CP_API_MAX_BODY + 10];
   memset(big, ' ', sizeof big);
   big[0] = '{';
@@ -141,6 +148,10 @@ static void runtime_put(void **state) {
   cJSON_Delete(j);
   j = parse("{}");
   assert_int_equal(cp_api_parse_runtime_put(j, &p, err, sizeof err), CP_EINVAL);
+  cJSON_Delete(j);
+  j = parse("{\"state\":null}");
+  assert_int_equal(cp_api_parse_runtime_put(j, &p, err, sizeof err), CP_EINVAL);
+  assert_string_equal(err, "state must be a string");
   cJSON_Delete(j);
   j = parse("{\"state\":\"Paused\"}");
   assert_int_equal(cp_api_parse_runtime_put(j, &p, err, sizeof err), CP_EINVAL);
