@@ -275,6 +275,7 @@ static void migrate(mp_usage_db_t *d) {
 static void *run(void *arg) {
   mp_usage_db_t *d = arg;
   mp_app_t *a = d->a;
+  migrate(d); /* at once: the first snapshot (month totals, overrides) should not wait */
   double next_flush = cp_time_mono() + a->flush_interval;
   for (;;) {
     pthread_mutex_lock(&d->mu);
