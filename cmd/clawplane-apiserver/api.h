@@ -104,7 +104,7 @@ struct api_app_s {
   uv_timer_t heartbeat;
 
   uv_signal_t sigterm, sigint;
-  uv_timer_t drain_timer, startup_timer;
+  uv_timer_t drain_timer, startup_timer, sweep_timer;
   double drain_deadline;
   int exit_code;
 };
@@ -265,6 +265,14 @@ void cp__api_usage(api_ctx_t *c);
 void cp__api_audit_list(api_ctx_t *c);
 void cp__api_invite(api_ctx_t *c);
 void cp__api_invite_accept(api_ctx_t *c);
+
+/* --- tokens.c: API tokens and housekeeping --- */
+void cp__api_tokens_create(api_ctx_t *c);
+void cp__api_tokens_list(api_ctx_t *c);
+void cp__api_tokens_revoke(api_ctx_t *c);
+
+/* Timer callback: deletes expired sessions and long-expired invitations. Loop thread. */
+void cp__api_sweep(uv_timer_t *t);
 
 /* --- events.c: the informer bridge and SSE streams --- */
 

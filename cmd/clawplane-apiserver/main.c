@@ -326,6 +326,7 @@ static void drain(uv_timer_t *t) {
   cp__api_events_free(a);
   uv_close((uv_handle_t *)&a->drain_timer, closed);
   uv_close((uv_handle_t *)&a->startup_timer, closed);
+  uv_close((uv_handle_t *)&a->sweep_timer, closed);
   uv_close((uv_handle_t *)&a->sigterm, closed);
   uv_close((uv_handle_t *)&a->sigint, closed);
 }
@@ -337,6 +338,7 @@ static void on_signal(uv_signal_t *h, int sig) {
   a->shutting_down = 1;
   cp_log_info("shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
   uv_timer_stop(&a->startup_timer);
+  uv_timer_stop(&a->sweep_timer);
   cp__api_events_close(a);
   a->drain_deadline = cp_time_mono() + a->s.shutdown_grace_s;
   uv_timer_start(&a->drain_timer, drain, 0, 50);
@@ -459,7 +461,9 @@ int main(int argc, char **argv) {
   uv_signal_init(a->loop, &a->sigint);
   uv_timer_init(a->loop, &a->drain_timer);
   uv_timer_init(a->loop, &a->startup_timer);
+  uv_timer_init(a->loop, &a->sweep_timer);
   a->sigterm.data = a->sigint.data = a->drain_timer.data = a->startup_timer.data = a;
+  a->sweep_timer.data = a;
   uv_signal_start(&a->sigterm, on_signal, SIGTERM);
   uv_signal_start(&a->sigint, on_signal, SIGINT);
   if (listen_http(a) != 0)
@@ -472,6 +476,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   startup_retry(&a->startup_timer);
+  uv_timer_start(&a->sweep_timer, cp__api_sweep, 60000, 600000);
   uv_run(a->loop, UV_RUN_DEFAULT);
 
   cp_informer_free(a->informer);

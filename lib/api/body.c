@@ -355,6 +355,30 @@ int cp_api_parse_accept(const cJSON *body, cp_api_accept_t *out, char *err, size
   return rc;
 }
 
+int cp_api_parse_token_create(const cJSON *body, cp_api_token_create_t *out, char *err,
+                              size_t errlen) {
+  static const char *const allowed[] = {"name", "ttl_days", NULL};
+  cp_api_token_create_t v = {0};
+  size_t n = 0;
+  int rc = only(body, allowed, err, errlen);
+  if (rc == 0)
+    rc = str(body, "name", 1, 128, &v.name, &n, err, errlen);
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    if ((unsigned char)v.name[i] < 0x20 || v.name[i] == 0x7f)
+      rc = fail(err, errlen, CP_EINVAL, "name must not contain control characters");
+  if (rc == 0 && n == 0)
+    rc = fail(err, errlen, CP_EINVAL, "name must not be empty");
+  cp_api_opt_t set;
+  int64_t ttl = 0;
+  if (rc == 0)
+    rc = integer(body, "ttl_days", 1, 3650, &set, &ttl, err, errlen);
+  if (rc == 0 && set == CP_API_SET)
+    v.ttl_days = (long)ttl;
+  if (rc == 0)
+    *out = v;
+  return rc;
+}
+
 int cp_api_parse_quota(const cJSON *body, cp_api_quota_t *out, char *err, size_t errlen) {
   static const char *const allowed[] = {
       "allowed_models",      "monthly_token_budget",   "monthly_cost_budget_microusd",

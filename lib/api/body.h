@@ -89,6 +89,15 @@ typedef struct cp_api_accept_s {
 /* {"token": "cpi_...", "password": string}. */
 int cp_api_parse_accept(const cJSON *body, cp_api_accept_t *out, char *err, size_t errlen);
 
+typedef struct cp_api_token_create_s {
+  const char *name; /* 1..128 printable characters */
+  long ttl_days;    /* 0: no expiry; else 1..3650 */
+} cp_api_token_create_t;
+
+/* {"name": string, "ttl_days"?: integer|null}. */
+int cp_api_parse_token_create(const cJSON *body, cp_api_token_create_t *out, char *err,
+                              size_t errlen);
+
 /* A quota value: absent (leave as is), null (use the default) or a value. */
 typedef enum cp_api_opt_e { CP_API_ABSENT = 0, CP_API_NULL, CP_API_SET } cp_api_opt_t;
 

@@ -404,6 +404,33 @@ dave=$(login dave dave-password)
   fail "invitation not stored as its SHA-256"
 ok "invitations: admin invites, the invitee sets a password once, tokens stored only hashed"
 
+say "API tokens"
+api POST /api/v1/users/me/tokens "$alice" '{"name":"laptop cli","ttl_days":30}'
+expect 201 "create an API token"
+apitok=$(js .token)
+tok_id=$(js .id)
+[[ $apitok == cpt_* ]] || fail "API token: $resp"
+api GET /api/v1/users/me "$apitok"
+expect 200 "the API token as a bearer"
+[ "$(js .username)" = alice ] || fail "token user: $resp"
+api GET /api/v1/users/me/tokens "$alice"
+expect 200 "list tokens"
+[ "$(js '.items[0].name')/$(js '.items[0].revoked')" = "laptop cli/false" ] || fail "tokens: $resp"
+grep -q "$apitok" <<<"$resp" && fail "a token listing shows the token"
+api GET /api/v1/users/alice/tokens "$bob"
+expect 403 "bob lists alice's tokens"
+api POST /api/v1/users/me/tokens "$alice" '{"name":""}'
+expect 400 "empty token name"
+api DELETE "/api/v1/users/me/tokens/$tok_id" "$alice"
+expect 200 "revoke"
+api GET /api/v1/users/me "$apitok"
+expect 401 "a revoked token"
+api DELETE /api/v1/users/me/tokens/99999 "$alice"
+expect 404 "revoke an unknown token"
+[ "$(psql_s "SELECT count(*) FROM api_tokens WHERE token_hash = encode(sha256('$apitok'::bytea), 'hex')")" = 1 ] ||
+  fail "API token not stored as its SHA-256"
+ok "API tokens: created once, work as bearer tokens, listed without values, revoked at once"
+
 say "quotas and usage"
 api PUT /api/v1/users/alice/quota "$root_tok" '{"allowed_models":["gpt-4o-mini","llama3"],"monthly_token_budget":100000,"requests_per_minute":30}'
 expect 200 "set quota"
@@ -479,6 +506,34 @@ api GET /api/v1/users/me "$alice"
 expect 200 "the first request after a restart"
 ok "a restart while idle costs no failed request"
 
+say "the Kubernetes API goes away"
+sed "s#server: .*#server: https://127.0.0.1:9#" "$KUBECONFIG" >"$logdir/dead.kubeconfig"
+dead_log="$logdir/apiserver-deadkube.log"
+"$api_bin" --listen 127.0.0.1:0 --database-url "$db_url" --runtime-namespace "$ns" \
+  --kubeconfig "$logdir/dead.kubeconfig" --password-cost 10 >"$dead_log" 2>&1 &
+dead_pid=$!
+sse_pids+=($dead_pid)
+dead_port=
+for i in $(seq 1 100); do
+  dead_port=$(grep -o '"port":"[0-9]*"' "$dead_log" | head -1 | grep -o '[0-9]\+' || true)
+  [ -n "$dead_port" ] && break
+  sleep 0.1
+done
+[ -n "$dead_port" ] || fail "second apiserver did not start: $(cat "$dead_log")"
+main_port=$port
+port=$dead_port
+wait_for 20 "second apiserver migrated" bash -c "curl -s http://127.0.0.1:$port/readyz | grep -q informer"
+api POST /api/v1/users/me/runtime/stop "$alice"
+expect 503 "stop while the Kubernetes API is unreachable"
+grep -q "Kubernetes API unavailable" <<<"$(errmsg)" || fail "message: $resp"
+[ "$(jp ur/alice '{.spec.state}')" = Running ] || fail "the runtime changed"
+api GET /api/v1/users/me "$alice"
+expect 200 "database endpoints keep working without the Kubernetes API"
+port=$main_port
+kill "$dead_pid"
+wait "$dead_pid" 2>/dev/null || true
+ok "Kubernetes API unreachable: writes get 503 naming it, readyz says why, the rest keeps working"
+
 say "delete, keeping or wiping the workspace"
 api DELETE /api/v1/users/me/runtime "$bob"
 expect 200 "delete bob's runtime"
@@ -526,9 +581,9 @@ ok "SIGTERM: streams get a shutdown event and end, exit status 0"
 
 say "no secrets in the logs"
 db_pw=$(sed 's|^[a-z]*://[^:]*:\([^@]*\)@.*|\1|' <<<"$base_url")
-for secret in "$admin_pw" alice-password-2 dave-password "$root_tok" "$alice" "$inv" "$db_pw"; do
+for secret in "$admin_pw" alice-password-2 dave-password "$root_tok" "$alice" "$inv" "$apitok" "$db_pw"; do
   [ -n "$secret" ] || continue
-  grep -qF -- "$secret" "$logdir/apiserver.log" && fail "a secret reached the log"
+  grep -qF -- "$secret" "$logdir/apiserver.log" "$dead_log" && fail "a secret reached the log"
 done
 ok "passwords, tokens and the database password never reach the log"
 echo "PASS: $checks checks"

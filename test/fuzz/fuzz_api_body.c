@@ -64,6 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (cp_api_parse_accept(body, &acc, err, sizeof err) == 0)
     check(acc.token && acc.password_len >= CP_PASSWORD_MIN_LEN);
 
+  cp_api_token_create_t tc;
+  if (cp_api_parse_token_create(body, &tc, err, sizeof err) == 0)
+    check(tc.name && *tc.name && strlen(tc.name) <= 128 && tc.ttl_days >= 0 && tc.ttl_days <= 3650);
+
   cp_api_quota_t q;
   if (cp_api_parse_quota(body, &q, err, sizeof err) == 0) {
     check(q.nmodels <= CP_API_MAX_MODELS);

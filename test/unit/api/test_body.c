@@ -226,6 +226,31 @@ static void invitations_and_quotas(void **state) {
   cJSON_Delete(j);
 }
 
+static void token_create(void **state) {
+  (void)state;
+  char err[160];
+  cp_api_token_create_t t;
+  cJSON *j = parse("{\"name\":\"laptop cli\",\"ttl_days\":30}");
+  assert_int_equal(cp_api_parse_token_create(j, &t, err, sizeof err), 0);
+  assert_string_equal(t.name, "laptop cli");
+  assert_int_equal(t.ttl_days, 30);
+  cJSON_Delete(j);
+  j = parse("{\"name\":\"ci\"}");
+  assert_int_equal(cp_api_parse_token_create(j, &t, err, sizeof err), 0);
+  assert_int_equal(t.ttl_days, 0);
+  cJSON_Delete(j);
+  j = parse("{\"name\":\"\"}");
+  assert_int_equal(cp_api_parse_token_create(j, &t, err, sizeof err), CP_EINVAL);
+  cJSON_Delete(j);
+  j = parse("{\"name\":\"a\\nb\"}");
+  assert_int_equal(cp_api_parse_token_create(j, &t, err, sizeof err), CP_EINVAL);
+  assert_non_null(strstr(err, "control"));
+  cJSON_Delete(j);
+  j = parse("{\"name\":\"x\",\"ttl_days\":0}");
+  assert_int_equal(cp_api_parse_token_create(j, &t, err, sizeof err), CP_EINVAL);
+  cJSON_Delete(j);
+}
+
 static void queries(void **state) {
   (void)state;
   char v[16], err[128];
@@ -258,6 +283,7 @@ int main(void) {
       cmocka_unit_test(user_create),
       cmocka_unit_test(runtime_put),
       cmocka_unit_test(invitations_and_quotas),
+      cmocka_unit_test(token_create),
       cmocka_unit_test(queries),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
