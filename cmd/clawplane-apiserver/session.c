@@ -215,7 +215,7 @@ static void login_work(api_ctx_t *c, api_worker_t *w) {
   }
   int found = PQntuples(r) == 1 && !PQgetisnull(r, 0, 2);
   int ok = found ? cp_password_verify(in.password, in.password_len, PQgetvalue(r, 0, 2)) == 0
-                 : cp_password_verify_dummy(in.password, in.password_len) == 0;
+                 : cp_password_verify_dummy(in.password, in.password_len, a->s.password_cost) == 0;
   int disabled = found && strcmp(PQgetvalue(r, 0, 1), "active") != 0;
   char role[8] = "";
   if (found)
@@ -406,7 +406,7 @@ static void password_work(api_ctx_t *c, api_worker_t *w) {
   }
   int ok = PQntuples(r) == 1
                ? cp_password_verify(in.current, in.current_len, PQgetvalue(r, 0, 0)) == 0
-               : cp_password_verify_dummy(in.current, in.current_len) == 0;
+               : cp_password_verify_dummy(in.current, in.current_len, c->app->s.password_cost) == 0;
   PQclear(r);
   if (!ok) {
     cp__api_fail(c, 403, "current_password is wrong");

@@ -153,9 +153,12 @@ int cp_password_verify(const char *pw, size_t len, const char *enc) {
   return rc;
 }
 
-int cp_password_verify_dummy(const char *pw, size_t len) {
-  static const char fixed[] =
-      "$scrypt$ln=15,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-  (void)cp_password_verify(pw ? pw : "", pw ? len : 0, fixed);
+int cp_password_verify_dummy(const char *pw, size_t len, int ln) {
+  static const unsigned char salt[SALT_LEN] = {0};
+  unsigned char key[KEY_LEN];
+  if (ln < 10 || ln > 20)
+    ln = CP_PASSWORD_DEFAULT_LN;
+  (void)derive(pw ? pw : "", pw ? len : 0, salt, sizeof salt, ln, R, P, key, sizeof key);
+  OPENSSL_cleanse(key, sizeof key);
   return CP_EUNAUTHORIZED;
 }

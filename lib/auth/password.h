@@ -37,8 +37,9 @@ int cp_password_hash(const char *pw, size_t len, int ln, char *out, size_t outle
  * range), CP_ENOMEM / CP_EINTERNAL on failure. The comparison is constant-time. */
 int cp_password_verify(const char *pw, size_t len, const char *encoded);
 
-/* Spends the time of one verification against a fixed hash, for callers that must not
- * reveal whether a user exists. Always returns CP_EUNAUTHORIZED. */
-int cp_password_verify_dummy(const char *pw, size_t len);
+/* Spends the time of one verification at cost ln (0 = CP_PASSWORD_DEFAULT_LN; use the cost
+ * real hashes are made with), for callers that must not reveal whether a user exists.
+ * Always returns CP_EUNAUTHORIZED. */
+int cp_password_verify_dummy(const char *pw, size_t len, int ln);
 
 #endif
