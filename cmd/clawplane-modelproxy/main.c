@@ -47,6 +47,8 @@ static void usage(FILE *f) {
       "activity marks\n"
       "  --tokens-file FILE          static credentials, lines \"token user runtime "
       "[namespace]\"\n"
+      "  --token-review-audience AUD also accept pod-bound service-account tokens for AUD\n"
+      "                              (checked with TokenReview) [$CLAWPLANE_MODELPROXY_AUDIENCE]\n"
       "  --database-url URL          PostgreSQL for usage and quotas [$DATABASE_URL; none: usage "
       "in memory]\n"
       "  --upstream-timeout S        give up when the upstream sends nothing for S seconds [300]\n"
@@ -80,6 +82,7 @@ static int parse_flags(mp_app_t *a, overrides_t *ov, int argc, char **argv) {
     NS,
     NOKUBE,
     TOKENS,
+    AUDIENCE,
     DB,
     UPTIMEOUT,
     CONNTIMEOUT,
@@ -105,6 +108,7 @@ static int parse_flags(mp_app_t *a, overrides_t *ov, int argc, char **argv) {
                                        {"namespace", required_argument, 0, NS},
                                        {"no-kube", no_argument, 0, NOKUBE},
                                        {"tokens-file", required_argument, 0, TOKENS},
+                                       {"token-review-audience", required_argument, 0, AUDIENCE},
                                        {"database-url", required_argument, 0, DB},
                                        {"upstream-timeout", required_argument, 0, UPTIMEOUT},
                                        {"connect-timeout", required_argument, 0, CONNTIMEOUT},
@@ -129,6 +133,7 @@ static int parse_flags(mp_app_t *a, overrides_t *ov, int argc, char **argv) {
   a->kubeconfig = getenv("KUBECONFIG");
   a->watch_ns = cp_env_or("CLAWPLANE_WATCH_NAMESPACE", NULL);
   a->database_url = cp_env_or("DATABASE_URL", NULL);
+  a->review_audience = cp_env_or("CLAWPLANE_MODELPROXY_AUDIENCE", NULL);
   a->use_kube = 1;
   a->upstream_timeout = 300;
   a->connect_timeout = 10;
@@ -163,6 +168,9 @@ static int parse_flags(mp_app_t *a, overrides_t *ov, int argc, char **argv) {
       break;
     case TOKENS:
       a->tokens_file = optarg;
+      break;
+    case AUDIENCE:
+      a->review_audience = *optarg ? optarg : NULL;
       break;
     case DB:
       a->database_url = *optarg ? optarg : NULL;
@@ -333,6 +341,11 @@ static int init_metrics(mp_app_t *a) {
     rc = cp_metrics_counter(r, "modelproxy_activity_marks_total",
                             "lastActivityTime applies, by result.", CP_LABELS("result", NULL),
                             &m->activity);
+  if (rc == 0)
+    rc = cp_metrics_counter(r, "modelproxy_token_reviews_total",
+                            "Service-account tokens checked with TokenReview, by result "
+                            "(authenticated, refused, error).",
+                            CP_LABELS("result", NULL), &m->reviews);
   /* Children with no labels exist from the start, so they show as 0. */
   if (rc == 0)
     rc = cp_gauge_set(m->streams, NULL, 0);
@@ -509,6 +522,8 @@ int main(int argc, char **argv) {
     rc = cp__mp_db_start(a);
   if (rc == 0)
     rc = cp__mp_activity_start(a);
+  if (rc == 0)
+    rc = cp__mp_review_start(a);
   if (rc != 0) {
     cp_log_error("cannot start", "error", cp_strerror(rc), NULL);
     return 1;
@@ -531,6 +546,7 @@ int main(int argc, char **argv) {
   /* The loop is idle: every call is over. Write what usage is left, then stop helpers. */
   cp__mp_db_stop(a, 10);
   cp__mp_activity_stop(a);
+  cp__mp_review_stop(a);
   cp__mp_creds_stop(a);
   uv_run(&a->loop, UV_RUN_DEFAULT); /* close callbacks of the helpers' handles */
   uv_loop_close(&a->loop);

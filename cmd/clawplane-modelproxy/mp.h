@@ -84,15 +84,18 @@ typedef struct mp_metrics_s {
   cp_metric_t *usage_dropped; /* modelproxy_usage_records_dropped_total */
   cp_metric_t *credentials;   /* modelproxy_credentials */
   cp_metric_t *activity;      /* modelproxy_activity_marks_total{result} */
+  cp_metric_t *reviews;       /* modelproxy_token_reviews_total{result} */
 } mp_metrics_t;
 
 typedef struct mp_usage_db_s mp_usage_db_t;
 typedef struct mp_activity_s mp_activity_t;
+typedef struct mp_reviewer_s mp_reviewer_t;
 
 typedef struct mp_app_s {
   /* settings */
   const char *config_path, *http_addr, *kubeconfig, *context, *watch_ns, *database_url;
   const char *tokens_file;
+  const char *review_audience; /* accept pod-bound service-account tokens for it */
   int use_kube;
   double upstream_timeout, connect_timeout, max_duration, shutdown_grace;
   double activity_interval, quota_refresh, flush_interval;
@@ -131,6 +134,7 @@ typedef struct mp_app_s {
   size_t pend_head, pend_len, pend_cap;
   mp_usage_db_t *db;
   mp_activity_t *act;
+  mp_reviewer_t *reviewer;
   int exit_code;
 } mp_app_t;
 
@@ -141,6 +145,13 @@ int cp__mp_proxy_init(mp_app_t *a);
 
 /* Serves one /v1 request (authenticated here). */
 void cp__mp_proxy_handle(mp_app_t *a, cp_http_request_t *req);
+
+/* Serves a /v1 request whose caller is already authenticated as id (after a TokenReview). */
+void cp__mp_proxy_serve(mp_app_t *a, cp_http_request_t *req, const cp_mp_identity_t *id);
+
+/* Refuses a request whose credential could not be accepted: 401 invalid_api_key, or 503
+ * when it could not be checked (status 503). */
+void cp__mp_proxy_refuse_auth(mp_app_t *a, cp_http_request_t *req, int status);
 
 /* Ends every call still in flight: streams get an error event, others a 503. */
 void cp__mp_proxy_cut_all(mp_app_t *a);
@@ -179,6 +190,21 @@ void cp__mp_db_enqueue(mp_app_t *a, const mp_record_t *rec);
 /* Writes what is queued (waiting up to timeout_s for PostgreSQL), stops the thread and
  * frees it; records that could not be written are logged. Loop thread. */
 void cp__mp_db_stop(mp_app_t *a, double timeout_s);
+
+/* --- tokenreview.c: service-account tokens checked with TokenReview --------------------- */
+
+/* Starts the review thread when --token-review-audience is set. Returns 0 or CP_E*. */
+int cp__mp_review_start(mp_app_t *a);
+
+/* Authenticates a token that is not a Secret token: 0 and *id (a cached review), 1 when a
+ * review was started (the request is continued later with cp__mp_proxy_serve or refused
+ * with cp__mp_proxy_refuse_auth), CP_EUNAUTHORIZED, or CP_EUNAVAILABLE (too many reviews
+ * in flight). Loop thread. */
+int cp__mp_review_auth(mp_app_t *a, cp_http_request_t *req, const char *tok, size_t len,
+                       cp_mp_identity_t *id);
+
+/* Stops the review thread and frees it (after the server closed). Loop thread. */
+void cp__mp_review_stop(mp_app_t *a);
 
 /* --- migrations.c: the schema, component "modelproxy" ---------------------------------- */
 

@@ -734,6 +734,17 @@ static void refuse(mp_app_t *a, cp_http_request_t *req, const char *endpoint, co
              v == CP_MP_DENY_RATE || v == CP_MP_DENY_STREAMS ? ra : NULL);
 }
 
+void cp__mp_proxy_refuse_auth(mp_app_t *a, cp_http_request_t *req, int status) {
+  count_request(a, "other", "none", status);
+  if (status == 503)
+    send_error(req, 503, "server_error", "auth_unavailable",
+               "the credential could not be checked right now; retry", NULL, "1");
+  else
+    send_error(req, 401, "invalid_request_error", "invalid_api_key",
+               "Incorrect API key provided: use your runtime's model proxy credential.", NULL,
+               NULL);
+}
+
 void cp__mp_proxy_handle(mp_app_t *a, cp_http_request_t *req) {
   if (a->draining) {
     count_request(a, "other", "none", 503);
@@ -743,13 +754,19 @@ void cp__mp_proxy_handle(mp_app_t *a, cp_http_request_t *req) {
   }
   cp_mp_identity_t id;
   const char *tok = presented_token(req);
-  if (!tok || cp_mp_auth_check(a->auth, tok, strlen(tok), &id) != 0) {
-    count_request(a, "other", "none", 401);
-    send_error(req, 401, "invalid_request_error", "invalid_api_key",
-               "Incorrect API key provided: use your runtime's model proxy credential.", NULL,
-               NULL);
+  if (tok && cp_mp_auth_check(a->auth, tok, strlen(tok), &id) == 0) {
+    cp__mp_proxy_serve(a, req, &id);
     return;
   }
+  int rc = tok ? cp__mp_review_auth(a, req, tok, strlen(tok), &id) : CP_EUNAUTHORIZED;
+  if (rc == 0)
+    cp__mp_proxy_serve(a, req, &id);
+  else if (rc != 1) /* 1: a TokenReview continues the request */
+    cp__mp_proxy_refuse_auth(a, req, rc == CP_EUNAVAILABLE ? 503 : 401);
+}
+
+void cp__mp_proxy_serve(mp_app_t *a, cp_http_request_t *req, const cp_mp_identity_t *who) {
+  cp_mp_identity_t id = *who;
   mp_user_t *u = cp__mp_user_get(a, id.user);
   if (!u) {
     send_error(req, 500, "server_error", NULL, "out of memory", NULL, NULL);

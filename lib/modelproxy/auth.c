@@ -130,6 +130,22 @@ int cp_mp_auth_check(cp_mp_auth_t *a, const char *token, size_t len, cp_mp_ident
   return rc;
 }
 
+int cp_mp_auth_lookup_key(cp_mp_auth_t *a, const char *key, cp_mp_identity_t *id) {
+  if (!a || !key)
+    return CP_ENOTFOUND;
+  int rc = CP_ENOTFOUND;
+  pthread_mutex_lock(&a->mu);
+  const char *hex = cp_map_get(&a->by_key, key);
+  const entry_t *e = hex ? cp_map_get(&a->by_hash, hex) : NULL;
+  if (e) {
+    if (id)
+      *id = e->id;
+    rc = 0;
+  }
+  pthread_mutex_unlock(&a->mu);
+  return rc;
+}
+
 size_t cp_mp_auth_len(cp_mp_auth_t *a) {
   if (!a)
     return 0;

@@ -42,6 +42,11 @@ void cp_mp_auth_del(cp_mp_auth_t *a, const char *key);
 /* Looks a presented token up. Returns 0 and *id, or CP_EUNAUTHORIZED. Any thread. */
 int cp_mp_auth_check(cp_mp_auth_t *a, const char *token, size_t len, cp_mp_identity_t *id);
 
+/* Looks a credential up by its key (the Secret's "namespace/name"), for callers that
+ * authenticated a runtime another way (a service-account token bound to its pod). Returns
+ * 0 and *id, or CP_ENOTFOUND. Any thread. */
+int cp_mp_auth_lookup_key(cp_mp_auth_t *a, const char *key, cp_mp_identity_t *id);
+
 /* Number of credentials held. Any thread. */
 size_t cp_mp_auth_len(cp_mp_auth_t *a);
 

@@ -259,6 +259,42 @@ ok("backpressure: a client that stops reading pauses the upstream (proxy RSS %d 
    % (rss_paused // 1024, got / 1048576))
 
 # --- credentials, accounting, activity -----------------------------------------------------
+def sa_token(audience):
+    for _ in range(50):
+        out = kubectl("create", "token", "default", "--audience", audience, "--duration", "10m",
+                      "--bound-object-kind", "Pod", "--bound-object-name", "frank")
+        if out.returncode == 0:
+            return out.stdout.strip()
+        time.sleep(0.2)  # the namespace's default ServiceAccount may not exist yet
+    fail("kubectl create token: %s" % out.stderr)
+
+
+def metric_value(prefix):
+    return sum(float(line.split()[-1]) for line in httpx.get(P + "/metrics").text.splitlines()
+               if line.startswith(prefix))
+
+
+sat = sa_token(os.environ["MP_AUDIENCE"])
+sa_client = openai.OpenAI(base_url=P + "/v1", api_key=sat, max_retries=0, timeout=30)
+r = sa_client.chat.completions.with_raw_response.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
+check(r.http_response.status_code == 200, "service-account token refused")
+sa_rid = r.headers.get("x-request-id")
+reviews = metric_value('modelproxy_token_reviews_total{result="authenticated"}')
+sa_client.chat.completions.create(model="gpt-test", messages=[])
+check(metric_value('modelproxy_token_reviews_total{result="authenticated"}') == reviews == 1,
+      "the second call should use the cached review")
+expect_status(lambda: openai.OpenAI(base_url=P + "/v1", api_key=sa_token("some-other-audience"),
+                                    max_retries=0).models.list(), 401, "invalid_api_key", "wrong audience")
+rows = []
+for _ in range(50):
+    rows = psql("SELECT username, runtime FROM usage_records WHERE request_id = '%s'" % sa_rid)
+    if rows:
+        break
+    time.sleep(0.1)
+check(rows == [["frank", "frank"]], "service-account call accounted as %s" % rows)
+ok("pod-bound service-account token (audience %s) accepted via TokenReview as runtime frank, cached; "
+   "another audience is 401" % os.environ["MP_AUDIENCE"])
+
 kubectl("delete", "secret", "alice-credentials")
 t0 = time.time()
 revoked = None
@@ -377,7 +413,7 @@ ok("SIGTERM: readyz 503, new calls 503, the stream in flight finished, usage flu
 
 log = open(LOG).read()
 check(UPKEY not in log, "the upstream key appears in the proxy log")
-check(all(t not in log for t in TOKENS.values()), "a runtime token appears in the proxy log")
+check(all(t not in log for t in list(TOKENS.values()) + [sat]), "a runtime token appears in the proxy log")
 check(all(UPKEY not in b for b in seen_bodies), "the upstream key appeared in a response")
 ok("the upstream key is in no response and no log line; runtime tokens are in no log line (%d log lines)"
    % log.count("\n"))

@@ -82,6 +82,15 @@ data: {gateway-token: $(printf x | base64), modelproxy-token: $(printf %s "$tok"
 YAML
 done
 
+# A pod for runtime frank, so a service-account token can be bound to it (TokenReview path).
+kubectl apply --server-side -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: frank, namespace: $ns}
+spec: {containers: [{name: openclaw, image: "registry.invalid/openclaw:e2e"}]}
+YAML
+audience="clawplane-modelproxy-e2e-$suffix"
+
 say "a cuttable path to PostgreSQL"
 pg_host=$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).hostname)' "$DATABASE_URL")
 pg_port=$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).port or 5432)' "$DATABASE_URL")
@@ -130,7 +139,8 @@ defaults:
 YAML
 MP_E2E_UPSTREAM_KEY="$upkey" "$bin" --config "$logdir/config.yaml" --http-address 127.0.0.1:0 \
   --namespace "$ns" --database-url "$proxy_pg_url" --activity-interval 1 --quota-refresh 1 \
-  --upstream-timeout 2 --shutdown-grace 20 --log-level debug >"$logdir/proxy.log" 2>&1 &
+  --upstream-timeout 2 --shutdown-grace 20 --token-review-audience "$audience" --log-level debug \
+  >"$logdir/proxy.log" 2>&1 &
 proxy_pid=$!
 pids+=($proxy_pid)
 for _ in $(seq 1 100); do
@@ -144,7 +154,7 @@ echo "proxy on :$port (pid $proxy_pid), upstream on :$up_port"
 
 MP_PROXY="http://127.0.0.1:$port" MP_UPSTREAM="http://127.0.0.1:$up_port" MP_NS="$ns" \
   MP_TOKENS="$tokens" MP_PROXY_PID="$proxy_pid" MP_PROXY_LOG="$logdir/proxy.log" \
-  MP_PG_URL="$pg_url" MP_UPSTREAM_KEY="$upkey" MP_PGCUT_PID="$pgcut_pid" \
+  MP_PG_URL="$pg_url" MP_UPSTREAM_KEY="$upkey" MP_PGCUT_PID="$pgcut_pid" MP_AUDIENCE="$audience" \
   "$venv/bin/python" "$src/test/e2e/modelproxy_client.py" || fail "client checks failed"
 proxy_rc=0
 wait "$proxy_pid" || proxy_rc=$?

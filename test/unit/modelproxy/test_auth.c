@@ -68,6 +68,10 @@ static void put_check_replace_delete(void **state) {
   assert_int_equal(cp_mp_auth_check(a, "t1", 2, &got), CP_EUNAUTHORIZED);
   assert_int_equal(cp_mp_auth_check(a, "t2", 2, &got), 0);
   assert_int_equal(cp_mp_auth_len(a), 1);
+  memset(&got, 0, sizeof got);
+  assert_int_equal(cp_mp_auth_lookup_key(a, "rt/alice-credentials", &got), 0);
+  assert_string_equal(got.runtime, "alice");
+  assert_int_equal(cp_mp_auth_lookup_key(a, "rt/nobody-credentials", &got), CP_ENOTFOUND);
   /* Same token on another Secret: the newest owns it; deleting the older changes nothing. */
   assert_int_equal(cp_mp_auth_put(a, "rt/bob-credentials", "t2", 2, &bob), 0);
   assert_int_equal(cp_mp_auth_check(a, "t2", 2, &got), 0);
