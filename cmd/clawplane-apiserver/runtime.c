@@ -37,7 +37,19 @@ cp_obj_t *cp__api_cached_runtime(api_app_t *a, const char *user) {
   return cp_store_get(cp_informer_store(a->informer), key);
 }
 
+/* Answers 503 and returns 1 while the cache has not been filled yet (a 404 would lie). */
+static int not_synced(api_ctx_t *c) {
+  if (cp_informer_synced(c->app->informer))
+    return 0;
+  cp__api_fail(c, 503, "starting: the runtime cache is not filled yet; retry shortly");
+  snprintf(c->retry_after, sizeof c->retry_after, "1");
+  cp__api_finish(c);
+  return 1;
+}
+
 void cp__api_runtime_get(api_ctx_t *c) {
+  if (not_synced(c))
+    return;
   cp_obj_t *o = cp__api_cached_runtime(c->app, c->target);
   if (!o) {
     cp__api_fail(c, 404, "user %s has no runtime; POST /api/v1/users/%s/runtime/start creates one",
@@ -330,6 +342,8 @@ static int by_key(const void *x, const void *y) {
 }
 
 void cp__api_runtimes_list(api_ctx_t *c) {
+  if (not_synced(c))
+    return;
   cp_obj_t **objs = NULL;
   size_t n = 0;
   if (cp_store_list(cp_informer_store(c->app->informer), NULL, NULL, &objs, &n) != 0) {
