@@ -3,7 +3,7 @@
 #   CP_BUILD_DIR=build/default CP_SOURCE_DIR=$PWD test/bench/modelproxy_bench.sh
 # Environment: DURATION seconds per latency run [10], CONNS connections [32], STREAMS
 # concurrent streams [1000], LITELLM=0 to skip LiteLLM (otherwise installed with pip into
-# a venv under the build dir, if it installs).
+# the venv the LiteLLM e2e test uses, under ${CLAWPLANE_CACHE:-~/.cache/clawplane}).
 #
 # One run measures, against the same fast C upstream (modelproxy_upstream.c, built here
 # against libclawplane), with wrk and a POST script:
@@ -97,11 +97,12 @@ litellm_line=""
 litellm1=""
 ll_port=""
 if [ "${LITELLM:-1}" != 0 ]; then
-  venv="$build/modelproxy-bench-venv"
+  venv="${CLAWPLANE_CACHE:-$HOME/.cache/clawplane}/modelproxy-litellm-venv" # shared with the e2e
   if ! "$venv/bin/litellm" --version >/dev/null 2>&1; then
     say "installing litellm[proxy] into $venv (once)"
-    { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check 'litellm[proxy]'; } ||
-      say "litellm did not install; skipping it"
+    { mkdir -p "$(dirname "$venv")" && python3 -m venv "$venv" &&
+      "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        -r "$src/test/e2e/modelproxy_litellm_requirements.txt"; } || say "litellm did not install; skipping it"
   fi
   if "$venv/bin/litellm" --version >/dev/null 2>&1; then
     ll_key="sk-$(openssl rand -hex 24)"
