@@ -298,6 +298,14 @@ void cp__api_events_free(api_app_t *a);
 /* --- forward.c --- */
 void cp__api_forward_auth(api_ctx_t *c, cp_http_request_t *req);
 
+/* --- loginpage.c: the page ForwardAuth sends browsers to --- */
+
+/* Builds the page once (host_suffix may be NULL). Returns 0 or CP_ENOMEM. */
+int cp__api_login_page_init(const char *host_suffix);
+void cp__api_login_page_free(void);
+void cp__api_login_page(api_ctx_t *c);   /* GET /login */
+void cp__api_login_script(api_ctx_t *c); /* GET /login.js */
+
 /* --- schema.c --- */
 
 /* Applies the apiserver's migrations and bootstraps the first admin from the environment

@@ -38,6 +38,8 @@ static const route_t routes[] = {
     {"GET", "/readyz", API_AUTH_NONE, 0, ready},
     {"GET", "/metrics", API_AUTH_NONE, 0, metrics},
     {"GET", "/api/v1/openapi.json", API_AUTH_NONE, 0, openapi},
+    {"GET", "/login", API_AUTH_NONE, 0, cp__api_login_page},
+    {"GET", "/login.js", API_AUTH_NONE, 0, cp__api_login_script},
     {"POST", "/api/v1/auth/login", API_AUTH_NONE, 1, cp__api_login},
     {"POST", "/api/v1/auth/logout", API_AUTH_USER, 0, cp__api_logout},
     {"POST", "/api/v1/invitations/accept", API_AUTH_NONE, 1, cp__api_invite_accept},

@@ -440,6 +440,8 @@ int main(int argc, char **argv) {
   rc = setup_metrics(a);
   if (rc == 0)
     rc = cp__api_pool_init(a);
+  if (rc == 0)
+    rc = cp__api_login_page_init(a->s.runtime_host_suffix);
   cp_informer_opts_t io = {.gvr = API_UR_GVR, .namespace_ = a->s.runtime_ns};
   cp_informer_handlers_t ih = {.on_add = cp__api_events_on_add,
                                .on_update = cp__api_events_on_update,
@@ -481,6 +483,7 @@ int main(int argc, char **argv) {
 
   cp_informer_free(a->informer);
   cp__api_pool_free(a);
+  cp__api_login_page_free();
   cp_map_free(&a->sessions, free);
   cp_map_free(&a->activity, free);
   cp_ratelimit_free(&a->login_user);

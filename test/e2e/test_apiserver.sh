@@ -301,6 +301,13 @@ expect 200 "admin to alice's runtime"
 fwd "$alice" "" /u/alice/
 expect 200 "alice to her runtime by path"
 ok "forward-auth: 200 with X-Clawplane-User/Role, 401, 302 to login with next=, 403 for others' runtimes"
+code=$(curl -s -o "$tmp/body" -D "$tmp/hdrs" -w '%{http_code}' "http://127.0.0.1:$port/login?next=%2Fchat")
+hdrs=$(cat "$tmp/hdrs")
+[ "$code" = 200 ] && grep -q '<form id="login">' "$tmp/body" || fail "login page: $code"
+grep -q "script-src 'self'" <<<"$(hdr Content-Security-Policy)" || fail "login page CSP: $hdrs"
+[ "$(hdr X-Frame-Options)" = DENY ] || fail "login page framing: $hdrs"
+curl -fsS "http://127.0.0.1:$port/login.js" | grep -q "/api/v1/auth/login" || fail "login script"
+ok "the login page the redirect points at is served, with a strict Content-Security-Policy"
 
 say "forward-auth wakes a Hibernated runtime"
 kubectl -n "$ns" patch ur/alice --type=merge --field-manager=e2e -p '{"spec":{"idleTimeout":"2s"}}' >/dev/null
