@@ -16,10 +16,10 @@
 
 #include "api/body.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/time.h"
 #include "log/log.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,39 +56,6 @@ static void usage(FILE *f) {
       "  --print-openapi               print the OpenAPI document and exit\n"
       "First admin (created only while there is none): $CLAWPLANE_BOOTSTRAP_ADMIN with\n"
       "$CLAWPLANE_BOOTSTRAP_PASSWORD or $CLAWPLANE_BOOTSTRAP_PASSWORD_FILE.\n");
-}
-
-static const char *env_or(const char *name, const char *dflt) {
-  const char *v = getenv(name);
-  return v && *v ? v : dflt;
-}
-
-static int parse_double(const char *s, double lo, double hi, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !(v >= lo && v <= hi))
-    return CP_EINVAL;
-  *out = v;
-  return 0;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  double d;
-  if (parse_double(s, (double)lo, (double)hi, &d) != 0 || d != (double)(long)d)
-    return CP_EINVAL;
-  *out = (long)d;
-  return 0;
-}
-
-static int parse_bool(const char *s, int *out) {
-  if (!strcmp(s, "true") || !strcmp(s, "1"))
-    *out = 1;
-  else if (!strcmp(s, "false") || !strcmp(s, "0"))
-    *out = 0;
-  else
-    return CP_EINVAL;
-  return 0;
 }
 
 /* Returns 0, 1 (printed the document: exit 0) or 2 (bad flag, message printed). */
@@ -141,14 +108,14 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       {"print-openapi", no_argument, 0, OPENAPI},
       {"help", no_argument, 0, HELP},
       {0, 0, 0, 0}};
-  const char *level = env_or("CLAWPLANE_LOG_LEVEL", "info");
-  const char *workers = env_or("CLAWPLANE_WORKERS", "8");
+  const char *level = cp_env_or("CLAWPLANE_LOG_LEVEL", "info");
+  const char *workers = cp_env_or("CLAWPLANE_WORKERS", "8");
   long n;
-  s->listen = env_or("CLAWPLANE_LISTEN", ":8080");
-  s->database_url = env_or("DATABASE_URL", NULL);
+  s->listen = cp_env_or("CLAWPLANE_LISTEN", ":8080");
+  s->database_url = cp_env_or("DATABASE_URL", NULL);
   s->kubeconfig = getenv("KUBECONFIG");
-  s->runtime_ns = env_or("CLAWPLANE_RUNTIME_NAMESPACE", "clawplane-runtimes");
-  s->default_profile = env_or("CLAWPLANE_DEFAULT_PROFILE", NULL);
+  s->runtime_ns = cp_env_or("CLAWPLANE_RUNTIME_NAMESPACE", "clawplane-runtimes");
+  s->default_profile = cp_env_or("CLAWPLANE_DEFAULT_PROFILE", NULL);
   s->login_url = "/login";
   s->session_ttl_s = 86400;
   s->session_cache_s = 5;
@@ -182,25 +149,25 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       workers = optarg;
       break;
     case SESSTTL:
-      bad = parse_long(optarg, 60, 86400L * 366, &s->session_ttl_s);
+      bad = cp_parse_long(optarg, 60, 86400L * 366, &s->session_ttl_s);
       break;
     case SESSCACHE:
-      bad = parse_double(optarg, 0, 3600, &s->session_cache_s);
+      bad = cp_parse_double(optarg, 0, 3600, &s->session_cache_s);
       break;
     case ACTIVITY:
-      bad = parse_double(optarg, 0, 86400, &s->activity_interval_s);
+      bad = cp_parse_double(optarg, 0, 86400, &s->activity_interval_s);
       break;
     case LOGINUSER:
-      bad = parse_double(optarg, 1, 1e6, &s->login_per_user_per_min);
+      bad = cp_parse_double(optarg, 1, 1e6, &s->login_per_user_per_min);
       break;
     case LOGINCLIENT:
-      bad = parse_double(optarg, 1, 1e6, &s->login_per_client_per_min);
+      bad = cp_parse_double(optarg, 1, 1e6, &s->login_per_client_per_min);
       break;
     case MAXSSE:
-      bad = parse_long(optarg, 0, 1000000, &s->max_sse);
+      bad = cp_parse_long(optarg, 0, 1000000, &s->max_sse);
       break;
     case MAXSSEUSER:
-      bad = parse_long(optarg, 1, 100000, &s->max_sse_per_user);
+      bad = cp_parse_long(optarg, 1, 100000, &s->max_sse_per_user);
       break;
     case LOGINURL:
       s->login_url = optarg;
@@ -214,14 +181,14 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       bad = s->default_profile && !cp_api_valid_profile(optarg);
       break;
     case TRUSTXFF:
-      bad = parse_bool(optarg, &s->trust_forwarded_for);
+      bad = cp_parse_bool(optarg, &s->trust_forwarded_for);
       break;
     case PWCOST:
-      bad = parse_long(optarg, 10, 20, &n);
+      bad = cp_parse_long(optarg, 10, 20, &n);
       s->password_cost = (int)n;
       break;
     case GRACE:
-      bad = parse_double(optarg, 0, 3600, &s->shutdown_grace_s);
+      bad = cp_parse_double(optarg, 0, 3600, &s->shutdown_grace_s);
       break;
     case LOGLEVEL:
       level = optarg;
@@ -253,7 +220,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
     return 2;
   }
   cp_log_setup(lv, 2);
-  if (parse_long(workers, 1, 128, &n) != 0) {
+  if (cp_parse_long(workers, 1, 128, &n) != 0) {
     fprintf(stderr, "clawplane-apiserver: invalid worker count \"%s\" (1..128)\n", workers);
     return 2;
   }
@@ -347,29 +314,16 @@ static void on_signal(uv_signal_t *h, int sig) {
 /* --- main ----------------------------------------------------------------------------- */
 
 static int listen_http(api_app_t *a) {
-  char host[256] = "0.0.0.0";
-  const char *colon = strrchr(a->s.listen, ':');
-  long port;
-  if (!colon || parse_long(colon + 1, 0, 65535, &port) != 0) {
+  char host[256];
+  int port;
+  if (cp_parse_hostport(a->s.listen, host, sizeof host, &port) != 0) {
     cp_log_error("invalid --listen, want host:port", "value", a->s.listen, NULL);
     return CP_EINVAL;
-  }
-  if (colon > a->s.listen) {
-    const char *h = a->s.listen;
-    size_t n = (size_t)(colon - h);
-    if (h[0] == '[' && n >= 2 && h[n - 1] == ']') {
-      h++;
-      n -= 2;
-    }
-    if (n >= sizeof host)
-      return CP_EINVAL;
-    memcpy(host, h, n);
-    host[n] = '\0';
   }
   cp_http_server_opts_t o = {.max_body_bytes = 64 * 1024, .max_connections = 4096};
   int rc = cp_http_server_new(a->loop, &o, cp__api_on_request, a, &a->http);
   if (rc == 0)
-    rc = cp_http_server_listen(a->http, host, (int)port);
+    rc = cp_http_server_listen(a->http, host, port);
   if (rc != 0) {
     cp_log_error("cannot listen", "address", a->s.listen, "error", cp_strerror(rc), NULL);
     return rc;
