@@ -10,8 +10,10 @@
 # PostgreSQL is a private instance (its own directory and port) because this test stops
 # it: other suites sharing the default instance must not see the outage.
 E2E_NAME=api
-export CLAWPLANE_PG_DIR=${CLAWPLANE_E2E_API_PG_DIR:-/var/tmp/clawplane-postgres-e2e-api-$(id -u)}
-export CLAWPLANE_PG_PORT=${CLAWPLANE_E2E_API_PG_PORT:-15441}
+# A PostgreSQL of this run's own (the test stops and restarts it), so two runs on one
+# machine, or CI beside a developer, never pull the database from under each other.
+export CLAWPLANE_PG_DIR=${CLAWPLANE_E2E_API_PG_DIR:-/var/tmp/clawplane-postgres-e2e-api-$(id -u)-$$}
+export CLAWPLANE_PG_PORT=${CLAWPLANE_E2E_API_PG_PORT:-$((15500 + $$ % 500))}
 . "$(dirname "$0")/lib/controller.sh"
 
 api_bin="$build/bin/clawplane-apiserver"
@@ -28,7 +30,11 @@ api_cleanup() {
   [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null || true
   "$pgctl" up >/dev/null 2>&1 || true
   psql_q "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
-  "$pgctl" down >/dev/null 2>&1 || true
+  if [ -z "${CLAWPLANE_E2E_API_PG_DIR:-}" ]; then
+    "$pgctl" purge >/dev/null 2>&1 || true # this run's own instance: remove it
+  else
+    "$pgctl" down >/dev/null 2>&1 || true
+  fi
 }
 trap 'api_cleanup; cleanup' EXIT
 
