@@ -21,7 +21,7 @@ kubectl -n "$ns" delete pod bob --wait=false >/dev/null
 wait_for 30 "a new pod" sh -c "u=\$(kubectl -n $ns get pod bob -o jsonpath='{.metadata.uid}' 2>/dev/null); [ -n \"\$u\" ] && [ \"\$u\" != '$uid' ]"
 kubectl -n "$ns" wait --for=condition=Ready ur/bob --timeout=60s >/dev/null || fail "not Ready after recreate"
 [ "$(jp ur/bob '{.status.restarts}')" = 1 ] || fail "restarts: $(jp ur/bob '{.status.restarts}')"
-event_seen bob PodLost || fail "no PodLost event"
+wait_for 10 "event PodLost" event_seen bob PodLost
 ok "deleted pod recreated, status.restarts=1, event PodLost"
 
 say "an evicted pod is replaced, after a longer backoff"
@@ -35,7 +35,7 @@ took=$((SECONDS - t0))
 kubectl -n "$ns" wait --for=condition=Ready ur/bob --timeout=60s >/dev/null || fail "not Ready after eviction"
 [ "$(jp ur/bob '{.status.restarts}')" = 2 ] || fail "restarts: $(jp ur/bob '{.status.restarts}')"
 [ $took -ge 2 ] || fail "recreated after ${took}s: the second failure must back off (>= 2s)"
-event_seen bob Evicted || fail "no Evicted event"
+wait_for 10 "event Evicted" event_seen bob Evicted
 [ "$(cond bob Degraded status)" = False ] || fail "still Degraded once Ready"
 ok "evicted pod replaced after ${took}s of backoff; restarts=2; Degraded cleared when Ready"
 
@@ -66,7 +66,7 @@ grep -q "does-not-exist-$suffix" <<<"$(cond dave Degraded message)" || fail "mes
 for kind in pod/dave svc/dave networkpolicy/dave pvc/dave-state secret/dave-credentials; do
   absent "$kind" || fail "$kind was created although the profile is missing"
 done
-event_seen dave ProfileNotFound || fail "no ProfileNotFound event"
+wait_for 10 "event ProfileNotFound" event_seen dave ProfileNotFound
 ok "ProfileNotFound: Degraded with the profile's name, no children, an event"
 apply_profile "does-not-exist-$suffix"
 kubectl -n "$ns" wait --for=condition=Ready ur/dave --timeout=60s >/dev/null || fail "dave not Ready once the profile exists"

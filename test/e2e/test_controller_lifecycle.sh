@@ -30,7 +30,7 @@ for kind in pod/alice svc/alice networkpolicy/alice secret/alice-credentials; do
 done
 [ -z "$(jp pvc/alice-state '{.metadata.ownerReferences}')" ] || fail "a retained PVC must not be owned"
 ok "children labelled; owned by the runtime (the retained PVC is not)"
-event_seen alice Ready || fail "no Ready event"
+wait_for 10 "event Ready" event_seen alice Ready
 ok "event Ready recorded"
 
 say "pod security and isolation"
@@ -101,7 +101,7 @@ wait_for 20 "phase Hibernated" field_is ur/idle '{.status.phase}' Hibernated
 wait_for 20 "pod deleted on hibernation" absent pod/idle
 [ "$(cond idle Ready reason)" = Hibernated ] || fail "Ready reason: $(cond idle Ready reason)"
 kubectl -n "$ns" get pvc/idle-state >/dev/null || fail "PVC removed on hibernation"
-event_seen idle Hibernated || fail "no Hibernated event"
+wait_for 10 "event Hibernated" event_seen idle Hibernated
 ok "idle for 3s: Hibernated, pod gone, PVC kept, event recorded"
 sleep 1
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
