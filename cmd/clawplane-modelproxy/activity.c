@@ -5,6 +5,7 @@
  * --activity-interval; the writes happen on this file's own thread, with its own kube
  * client, from a bounded queue (a full queue drops the mark: the next call marks again).
  */
+#include "api/runtime.h"
 #include "mp.h"
 
 #include "core/error.h"
@@ -38,18 +39,10 @@ struct mp_activity_s {
 };
 
 static void apply_one(mp_activity_t *t, const item_t *it) {
-  char when[32];
-  cp_time_format(it->at, when, sizeof when);
-  cJSON *o = cJSON_CreateObject();
-  cJSON *md = cJSON_AddObjectToObject(o, "metadata");
-  cJSON *st = cJSON_AddObjectToObject(o, "status");
+  cJSON *o = cp_api_activity_body(it->ns, it->name, it->at);
   int rc = CP_ENOMEM;
   cp_status_t s = {0};
-  if (md && st && cJSON_AddStringToObject(o, "apiVersion", "clawplane.io/v1alpha1") &&
-      cJSON_AddStringToObject(o, "kind", "UserRuntime") &&
-      cJSON_AddStringToObject(md, "name", it->name) &&
-      cJSON_AddStringToObject(md, "namespace", it->ns) &&
-      cJSON_AddStringToObject(st, "lastActivityTime", when))
+  if (o)
     rc = cp_kube_apply(t->kc, &USERRUNTIMES, it->ns, it->name, "status", o, "clawplane-modelproxy",
                        true, NULL, &s);
   cJSON_Delete(o);
