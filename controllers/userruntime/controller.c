@@ -268,11 +268,6 @@ static void set_cond(cp_ur_cond_t *c, const char *status, const char *reason, co
   trunc_copy(c->message, sizeof c->message, msg);
 }
 
-static double parse_time_or(const char *s, double dflt) {
-  double t;
-  return s && cp_time_parse(s, &t) == 0 ? t : dflt;
-}
-
 typedef struct rec_s {
   worker_t *w;
   cp_ur_controller_t *c;
@@ -346,13 +341,13 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
   int hibernate = 0;
   if (want_running && eff->idle_timeout_ms > 0) {
     double idle = (double)eff->idle_timeout_ms / 1000.0;
-    double activity = parse_time_or(cp_json_strv(ur, "status", "lastActivityTime", NULL), 0);
+    double activity = cp_time_parse_or(cp_json_strv(ur, "status", "lastActivityTime", NULL), 0);
     int was_hibernated = phase_before && strcmp(phase_before, "Hibernated") == 0;
     if (was_hibernated) {
-      double since = parse_time_or(cp_json_strv(ready_cond, "lastTransitionTime", NULL), 0);
+      double since = cp_time_parse_or(cp_json_strv(ready_cond, "lastTransitionTime", NULL), 0);
       hibernate = !(activity > since); /* woken by activity newer than the hibernation */
     } else if (obs.state == CP_POD_READY) {
-      double ready_since = parse_time_or(obs.ready_since, now);
+      double ready_since = cp_time_parse_or(obs.ready_since, now);
       double last = activity > ready_since ? activity : ready_since;
       if (now >= last + idle)
         hibernate = 1;
@@ -472,7 +467,7 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
     }
     if (obs.state == CP_POD_READY) {
       /* Forget past failures once the pod has stayed ready for a while. */
-      if (now - parse_time_or(obs.ready_since, now) >= CP_UR_STABLE_SECONDS)
+      if (now - cp_time_parse_or(obs.ready_since, now) >= CP_UR_STABLE_SECONDS)
         r->memo.failures = 0;
       else if (r->memo.failures)
         requeue_in(r, CP_UR_STABLE_SECONDS);

@@ -178,17 +178,13 @@ cJSON *cp_api_activity_body(const char *ns, const char *name, double at) {
   return b;
 }
 
-static double time_or(const char *s, double dflt) {
-  double t;
-  return s && cp_time_parse(s, &t) == 0 ? t : dflt;
-}
-
 int cp_api_wake_needed(const cJSON *ur, double now, double *at) {
   const char *phase = cp_json_strv(ur, "status", "phase", NULL);
   if (!phase || strcmp(phase, "Hibernated") != 0)
     return 0;
-  double since = time_or(cp_json_strv(condition(ur, "Ready"), "lastTransitionTime", NULL), 0);
-  double activity = time_or(cp_json_strv(ur, "status", "lastActivityTime", NULL), 0);
+  double since =
+      cp_time_parse_or(cp_json_strv(condition(ur, "Ready"), "lastTransitionTime", NULL), 0);
+  double activity = cp_time_parse_or(cp_json_strv(ur, "status", "lastActivityTime", NULL), 0);
   if (activity > since)
     return 0; /* already woken; the controller has yet to act on it */
   if (at) {

@@ -59,6 +59,11 @@ int cp_time_parse(const char *s, double *out) {
   return 0;
 }
 
+double cp_time_parse_or(const char *s, double dflt) {
+  double t;
+  return s && cp_time_parse(s, &t) == 0 ? t : dflt;
+}
+
 void cp_time_format(double t, char *out, size_t outlen) {
   time_t secs = (time_t)t;
   struct tm tm;

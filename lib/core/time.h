@@ -9,6 +9,10 @@
  * epoch (with fraction). Returns 0 or CP_EPARSE (out untouched). */
 int cp_time_parse(const char *s, double *out);
 
+/* Like cp_time_parse, but returns dflt when s is NULL or not a valid time: for optional
+ * timestamps in objects ("since it became Ready, or never"). */
+double cp_time_parse_or(const char *s, double dflt);
+
 /* Formats t as "2026-11-22T02:35:02Z" (metav1.Time: whole seconds) into out (>= 21 bytes). */
 void cp_time_format(double t, char *out, size_t outlen);
 

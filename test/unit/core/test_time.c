@@ -33,6 +33,13 @@ static void refuses_garbage_and_keeps_out(void **state) {
   assert_true(t == 42);
 }
 
+static void parse_or_falls_back(void **state) {
+  (void)state;
+  assert_true(cp_time_parse_or("1970-01-01T00:00:10Z", 5) == 10.0);
+  assert_true(cp_time_parse_or("yesterday", 5) == 5.0);
+  assert_true(cp_time_parse_or(NULL, 5) == 5.0);
+}
+
 static void format_round_trips(void **state) {
   (void)state;
   char buf[32];
@@ -47,6 +54,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(parses_server_formats),
       cmocka_unit_test(refuses_garbage_and_keeps_out),
+      cmocka_unit_test(parse_or_falls_back),
       cmocka_unit_test(format_round_trips),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
