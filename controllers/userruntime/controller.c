@@ -14,6 +14,7 @@
  * became Ready) is hibernated; the key is requeued for the moment it will be idle.
  */
 #include "userruntime/controller.h"
+#include "core/str.h"
 #include "core/error.h"
 #include "core/map.h"
 #include "core/time.h"
@@ -252,20 +253,10 @@ static int ensure(worker_t *w, int which, const cp_gvr_t *gvr, const char *ns, c
   return rc;
 }
 
-/* Copies src into dst, cutting it to fit: messages from the server can be long. */
-static void trunc_copy(char *dst, size_t n, const char *src) {
-  size_t l = src ? strlen(src) : 0;
-  if (l >= n)
-    l = n - 1;
-  if (l)
-    memcpy(dst, src, l);
-  dst[l] = '\0';
-}
-
 static void set_cond(cp_ur_cond_t *c, const char *status, const char *reason, const char *msg) {
   c->status = status;
-  trunc_copy(c->reason, sizeof c->reason, reason);
-  trunc_copy(c->message, sizeof c->message, msg);
+  cp_str_copy(c->reason, sizeof c->reason, reason);
+  cp_str_copy(c->message, sizeof c->message, msg);
 }
 
 typedef struct rec_s {
@@ -290,14 +281,14 @@ static void requeue_in(rec_t *r, double secs) {
 static void forget_pod(rec_t *r, const char *uid) {
   r->memo.pod_expected = 0;
   r->memo.awaiting_pod = 0;
-  trunc_copy(r->memo.deleted_uid, sizeof r->memo.deleted_uid, uid);
+  cp_str_copy(r->memo.deleted_uid, sizeof r->memo.deleted_uid, uid);
 }
 
 /* One more pod failure: count it and push the next creation out exponentially. */
 static void backoff_failure(rec_t *r, const char *reason, const char *msg) {
   cp_ur_controller_t *c = r->c;
-  trunc_copy(r->memo.fail_reason, sizeof r->memo.fail_reason, reason);
-  trunc_copy(r->memo.fail_message, sizeof r->memo.fail_message, msg);
+  cp_str_copy(r->memo.fail_reason, sizeof r->memo.fail_reason, reason);
+  cp_str_copy(r->memo.fail_message, sizeof r->memo.fail_message, msg);
   r->memo.failures++;
   r->memo.restarts = ++r->st.restarts;
   double delay = c->o.recreate_base * pow(2.0, (double)(r->memo.failures - 1));
@@ -556,7 +547,7 @@ static int reconcile(worker_t *w, const char *key, double *requeue_after) {
     set_cond(&r.st.degraded, "True", "ProfileNotFound", msg);
     if (!cp_ur_condition(ur, "Ready"))
       set_cond(&r.st.ready, "False", "ProfileNotFound", msg);
-    trunc_copy(r.st.message, sizeof r.st.message, msg);
+    cp_str_copy(r.st.message, sizeof r.st.message, msg);
     goto status;
   }
   rc = cp_desired_effective(ur, prof->json, &c->o.desired, &eff, err, sizeof err);

@@ -1,15 +1,12 @@
 /* Pod classification follows what kubectl shows: a waiting container's reason first
  * (image pulls and crash loops), then scheduling, then readiness. */
+#include "core/str.h"
 #include "userruntime/status.h"
 #include "core/time.h"
 #include "json/json.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static void copy(char *dst, size_t n, const char *src) {
-  snprintf(dst, n, "%s", src ? src : "");
-}
 
 static const char *const STUCK_REASONS[] = {
     "CrashLoopBackOff",           "ImagePullBackOff",     "ErrImagePull",      "InvalidImageName",
@@ -38,11 +35,11 @@ void cp_ur_observe_pod(const cJSON *pod, cp_pod_obs_t *out) {
     out->state = CP_POD_NONE;
     return;
   }
-  copy(out->hash, sizeof out->hash,
-       cp_json_strv(pod, "metadata", "annotations", "clawplane.io/spec-hash", NULL));
+  cp_str_copy(out->hash, sizeof out->hash,
+              cp_json_strv(pod, "metadata", "annotations", "clawplane.io/spec-hash", NULL));
   if (cp_json_getv(pod, "metadata", "deletionTimestamp", NULL)) {
     out->state = CP_POD_TERMINATING;
-    copy(out->reason, sizeof out->reason, "Terminating");
+    cp_str_copy(out->reason, sizeof out->reason, "Terminating");
     return;
   }
   const cJSON *status = cp_json_getv(pod, "status", NULL);
@@ -50,8 +47,9 @@ void cp_ur_observe_pod(const cJSON *pod, cp_pod_obs_t *out) {
   if (phase && (strcmp(phase, "Failed") == 0 || strcmp(phase, "Succeeded") == 0)) {
     out->state = CP_POD_FAILED;
     const char *r = cp_json_strv(status, "reason", NULL);
-    copy(out->reason, sizeof out->reason, r ? r : (phase[0] == 'F' ? "PodFailed" : "PodExited"));
-    copy(out->message, sizeof out->message, cp_json_strv(status, "message", NULL));
+    cp_str_copy(out->reason, sizeof out->reason,
+                r ? r : (phase[0] == 'F' ? "PodFailed" : "PodExited"));
+    cp_str_copy(out->message, sizeof out->message, cp_json_strv(status, "message", NULL));
     return;
   }
   const cJSON *cs;
@@ -59,9 +57,9 @@ void cp_ur_observe_pod(const cJSON *pod, cp_pod_obs_t *out) {
     const char *why = cp_json_strv(cs, "state", "waiting", "reason", NULL);
     if (is_stuck_reason(why)) {
       out->state = CP_POD_STUCK;
-      copy(out->reason, sizeof out->reason, why);
-      copy(out->message, sizeof out->message,
-           cp_json_strv(cs, "state", "waiting", "message", NULL));
+      cp_str_copy(out->reason, sizeof out->reason, why);
+      cp_str_copy(out->message, sizeof out->message,
+                  cp_json_strv(cs, "state", "waiting", "message", NULL));
       return;
     }
   }
@@ -75,21 +73,22 @@ void cp_ur_observe_pod(const cJSON *pod, cp_pod_obs_t *out) {
     /* A claim that is still being provisioned is not a failure: it binds in seconds. */
     int storage = msg && strstr(msg, "unbound immediate PersistentVolumeClaims");
     out->state = storage ? CP_POD_STARTING : CP_POD_STUCK;
-    copy(out->reason, sizeof out->reason, storage ? "WaitingForStorage" : "FailedScheduling");
-    copy(out->message, sizeof out->message, msg);
+    cp_str_copy(out->reason, sizeof out->reason,
+                storage ? "WaitingForStorage" : "FailedScheduling");
+    cp_str_copy(out->message, sizeof out->message, msg);
     return;
   }
   const cJSON *ready = find_by_type(conds, "Ready");
   const char *rs = cp_json_strv(ready, "status", NULL);
   if (rs && strcmp(rs, "True") == 0) {
     out->state = CP_POD_READY;
-    copy(out->ready_since, sizeof out->ready_since,
-         cp_json_strv(ready, "lastTransitionTime", NULL));
+    cp_str_copy(out->ready_since, sizeof out->ready_since,
+                cp_json_strv(ready, "lastTransitionTime", NULL));
     return;
   }
   out->state = CP_POD_STARTING;
-  copy(out->reason, sizeof out->reason,
-       phase && strcmp(phase, "Running") == 0 ? "PodNotReady" : "PodPending");
+  cp_str_copy(out->reason, sizeof out->reason,
+              phase && strcmp(phase, "Running") == 0 ? "PodNotReady" : "PodPending");
 }
 
 const cJSON *cp_ur_condition(const cJSON *ur, const char *type) {

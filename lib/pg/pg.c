@@ -9,6 +9,7 @@
  */
 #include "pg/pg.h"
 
+#include "core/str.h"
 #include "core/error.h"
 #include "core/time.h"
 
@@ -28,23 +29,12 @@ struct cp_pg_s {
   double next_try; /* monotonic time before which no connection is attempted */
 };
 
-static void copy_str(char *dst, size_t n, const char *src) {
-  if (!n)
-    return;
-  size_t l = src ? strlen(src) : 0;
-  if (l >= n)
-    l = n - 1;
-  if (l)
-    memcpy(dst, src, l);
-  dst[l] = '\0';
-}
-
 static void set_err(cp_pg_error_t *err, const char *state, const char *msg) {
   if (!err)
     return;
   memset(err, 0, sizeof *err);
-  copy_str(err->sqlstate, sizeof err->sqlstate, state);
-  copy_str(err->message, sizeof err->message, msg);
+  cp_str_copy(err->sqlstate, sizeof err->sqlstate, state);
+  cp_str_copy(err->message, sizeof err->message, msg);
   /* libpq messages end with a newline; logs read better without it */
   size_t l = strlen(err->message);
   while (l && (err->message[l - 1] == '\n' || err->message[l - 1] == ' '))
@@ -243,8 +233,8 @@ static int finish(cp_pg_t *c, PGresult *r, PGresult **res, cp_pg_error_t *err) {
   const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
   set_err(err, state, msg ? msg : PQresultErrorMessage(r));
   if (err)
-    copy_str(err->constraint, sizeof err->constraint,
-             PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME));
+    cp_str_copy(err->constraint, sizeof err->constraint,
+                PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME));
   int rc;
   if (PQstatus(c->conn) != CONNECTION_OK) {
     rc = CP_EUNAVAILABLE;
