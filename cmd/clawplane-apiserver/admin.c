@@ -112,7 +112,6 @@ static void users_create_work(api_ctx_t *c, api_worker_t *w) {
   }
   cp_pg_error_t e = {0};
   const char *p1[] = {in.username, in.role};
-  const char *p2[] = {in.username, hash};
   cJSON *detail = cJSON_CreateObject();
   if (detail)
     cJSON_AddStringToObject(detail, "role", in.role);
@@ -120,8 +119,7 @@ static void users_create_work(api_ctx_t *c, api_worker_t *w) {
   if (rc == 0)
     rc = cp_pg_exec(w->db, "INSERT INTO users (username, role) VALUES ($1, $2)", 2, p1, NULL, &e);
   if (rc == 0 && hash[0])
-    rc = cp_pg_exec(w->db, "INSERT INTO password_credentials (username, hash) VALUES ($1, $2)", 2,
-                    p2, NULL, &e);
+    rc = cp__api_store_password(w, in.username, hash, &e);
   if (rc == 0)
     rc = cp__api_audit(w, c, "user.create", in.username, "ok", detail, &e);
   if (rc == 0)
@@ -602,15 +600,13 @@ static void accept_work(api_ctx_t *c, api_worker_t *w) {
   snprintf(c->user, sizeof c->user, "%s", PQgetvalue(r, 0, 1));
   snprintf(c->role, sizeof c->role, "%s", PQgetvalue(r, 0, 2));
   const char *p2[] = {c->user, c->role};
-  const char *p3[] = {c->user, pw};
   rc = cp_pg_exec(w->db, "INSERT INTO users (username, role) VALUES ($1, $2)", 2, p2, NULL, &e);
   if (rc == CP_ECONFLICT) {
     cp__api_fail(c, 409, "user %s already exists", c->user);
     goto out;
   }
   if (rc == 0)
-    rc = cp_pg_exec(w->db, "INSERT INTO password_credentials (username, hash) VALUES ($1, $2)", 2,
-                    p3, NULL, &e);
+    rc = cp__api_store_password(w, c->user, pw, &e);
   if (rc == 0)
     rc = cp_pg_exec(w->db, "UPDATE invitations SET accepted_at = now() WHERE token_hash = $1", 1,
                     p1, NULL, &e);

@@ -233,6 +233,10 @@ void cp__api_evict(api_app_t *a, const char *user, const char *token_hash);
 int cp__api_audit(api_worker_t *w, const api_ctx_t *c, const char *action, const char *target,
                   const char *outcome, const cJSON *detail, cp_pg_error_t *e);
 
+/* Stores (or replaces) user's password hash, inside the caller's transaction. The one place
+ * that writes password_credentials. Returns 0 or the cp_pg error, e filled. Worker thread. */
+int cp__api_store_password(api_worker_t *w, const char *user, const char *hash, cp_pg_error_t *e);
+
 void cp__api_login(api_ctx_t *c);
 void cp__api_logout(api_ctx_t *c);
 void cp__api_password(api_ctx_t *c);

@@ -161,7 +161,6 @@ static int bootstrap(api_app_t *a, api_worker_t *w, char *err, size_t errlen) {
     return rc;
   }
   const char *p1[] = {admin};
-  const char *p2[] = {admin, hash};
   rc = cp_pg_begin(w->db, &e);
   if (rc == 0)
     rc = cp_pg_exec(w->db,
@@ -169,10 +168,7 @@ static int bootstrap(api_app_t *a, api_worker_t *w, char *err, size_t errlen) {
                     " ON CONFLICT (username) DO UPDATE SET role = 'admin', state = 'active'",
                     1, p1, NULL, &e);
   if (rc == 0)
-    rc = cp_pg_exec(w->db,
-                    "INSERT INTO password_credentials (username, hash) VALUES ($1, $2)"
-                    " ON CONFLICT (username) DO UPDATE SET hash = $2, updated_at = now()",
-                    2, p2, NULL, &e);
+    rc = cp__api_store_password(w, admin, hash, &e);
   if (rc == 0)
     rc = cp_pg_exec(w->db,
                     "INSERT INTO audit_log (actor, action, target, outcome)"

@@ -168,6 +168,14 @@ void cp__api_authenticate(api_ctx_t *c) {
   }
 }
 
+int cp__api_store_password(api_worker_t *w, const char *user, const char *hash, cp_pg_error_t *e) {
+  const char *p[] = {user, hash};
+  return cp_pg_exec(w->db,
+                    "INSERT INTO password_credentials (username, hash) VALUES ($1, $2)"
+                    " ON CONFLICT (username) DO UPDATE SET hash = $2, updated_at = now()",
+                    2, p, NULL, e);
+}
+
 int cp__api_audit(api_worker_t *w, const api_ctx_t *c, const char *action, const char *target,
                   const char *outcome, const cJSON *detail, cp_pg_error_t *e) {
   char *d = detail ? cJSON_PrintUnformatted(detail) : NULL;
@@ -417,14 +425,10 @@ static void password_work(api_ctx_t *c, api_worker_t *w) {
     cp__api_fail(c, 500, "could not hash the password");
     return;
   }
-  const char *p2[] = {c->user, hash};
   const char *p3[] = {c->user, c->token_hash};
   rc = cp_pg_begin(w->db, &e);
   if (rc == 0)
-    rc = cp_pg_exec(w->db,
-                    "INSERT INTO password_credentials (username, hash) VALUES ($1, $2)"
-                    " ON CONFLICT (username) DO UPDATE SET hash = $2, updated_at = now()",
-                    2, p2, NULL, &e);
+    rc = cp__api_store_password(w, c->user, hash, &e);
   /* other sessions of this user end; the one that changed the password stays */
   if (rc == 0)
     rc = cp_pg_exec(w->db, "DELETE FROM sessions WHERE username = $1 AND token_hash <> $2", 2, p3,
