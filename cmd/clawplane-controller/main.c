@@ -68,6 +68,19 @@ static void usage(FILE *f) {
           "  --leader-election-id NAME       Lease name [clawplane-controller]\n"
           "  --modelproxy-url URL     model proxy URL when a profile sets none\n"
           "  --system-namespace NS    where the apiserver and modelproxy run [clawplane-system]\n"
+          "  --default-model ID       model when a profile names none [gpt-4o-mini]\n"
+          "  --runtime-origin URL     http(s)://DOMAIN[:PORT]: user U's runtime is served at\n"
+          "                           http(s)://U.DOMAIN[:PORT] [none: no routes]\n"
+          "  --forward-auth-url URL   the apiserver's /internal/auth/forward as Traefik reaches\n"
+          "                           it; with --runtime-origin, publishes each runtime through\n"
+          "                           a Traefik IngressRoute [none: no routes]\n"
+          "  --route-entrypoints L    Traefik entry points of the routes, comma-separated [all]\n"
+          "  --trusted-proxies L      addresses OpenClaw trusts to vouch for the user (the\n"
+          "                           ingress's source addresses), comma-separated CIDRs, when a\n"
+          "                           profile lists none [none: runtimes refuse every request]\n"
+          "  --ingress-namespace NS   namespace of the ingress controller's pods, admitted to\n"
+          "                           the runtimes on 18789 [none]\n"
+          "  --ingress-selector SEL   their labels, k=v,... [all pods of that namespace]\n"
           "  --log-level LEVEL        debug, info, warn, error [$CLAWPLANE_LOG_LEVEL, info]\n");
 }
 
@@ -87,6 +100,13 @@ static int parse_flags(app_t *a, int argc, char **argv) {
     LEID,
     MPURL,
     SYSNS,
+    MODEL,
+    ORIGIN,
+    FWDAUTH,
+    ENTRY,
+    PROXIES,
+    INGNS,
+    INGSEL,
     LOGLEVEL,
     HELP
   };
@@ -103,6 +123,13 @@ static int parse_flags(app_t *a, int argc, char **argv) {
                                        {"leader-election-id", required_argument, 0, LEID},
                                        {"modelproxy-url", required_argument, 0, MPURL},
                                        {"system-namespace", required_argument, 0, SYSNS},
+                                       {"default-model", required_argument, 0, MODEL},
+                                       {"runtime-origin", required_argument, 0, ORIGIN},
+                                       {"forward-auth-url", required_argument, 0, FWDAUTH},
+                                       {"route-entrypoints", required_argument, 0, ENTRY},
+                                       {"trusted-proxies", required_argument, 0, PROXIES},
+                                       {"ingress-namespace", required_argument, 0, INGNS},
+                                       {"ingress-selector", required_argument, 0, INGSEL},
                                        {"log-level", required_argument, 0, LOGLEVEL},
                                        {"help", no_argument, 0, HELP},
                                        {0, 0, 0, 0}};
@@ -162,6 +189,27 @@ static int parse_flags(app_t *a, int argc, char **argv) {
     case SYSNS:
       a->desired.modelproxy_namespace = optarg;
       a->desired.apiserver_namespace = optarg;
+      break;
+    case MODEL:
+      a->desired.default_model = optarg;
+      break;
+    case ORIGIN:
+      a->desired.runtime_origin = optarg;
+      break;
+    case FWDAUTH:
+      a->desired.forward_auth_url = optarg;
+      break;
+    case ENTRY:
+      a->desired.route_entrypoints = optarg;
+      break;
+    case PROXIES:
+      a->desired.trusted_proxies = optarg;
+      break;
+    case INGNS:
+      a->desired.ingress_namespace = *optarg ? optarg : NULL;
+      break;
+    case INGSEL:
+      a->desired.ingress_selector = optarg;
       break;
     case LOGLEVEL:
       level = optarg;

@@ -5,8 +5,10 @@
  *      collector remove children; a retained PVC carries no owner reference);
  *   2. the profile is missing: Degraded=ProfileNotFound, nothing else is touched;
  *   3. the spec is refused by the profile's policy: Degraded=InvalidSpec, phase Failed;
- *   4. Secret (made once, tokens never rewritten), PVC, Service, NetworkPolicy: applied
- *      when the cached object does not already contain the desired one;
+ *   4. Secret (made once, tokens never rewritten), PVC, NetworkPolicy, the OpenClaw
+ *      ConfigMap, Service, and (when routes are on) the Traefik Middleware and
+ *      IngressRoute: applied when the cached object does not already contain the desired
+ *      one;
  *   5. the Pod: absent when Stopped or Hibernated; replaced when its spec hash differs;
  *      a failed or evicted pod is deleted and recreated after an exponential backoff;
  *   6. the status: applied only when it would change.
@@ -33,7 +35,24 @@
 #define UR_GVR ((const cp_gvr_t){"clawplane.io", "v1alpha1", "userruntimes", true})
 #define RP_GVR ((const cp_gvr_t){"clawplane.io", "v1alpha1", "runtimeprofiles", false})
 
-enum { INF_UR, INF_RP, INF_POD, INF_SVC, INF_NETPOL, INF_PVC, INF_SECRET, INF_COUNT };
+#define MW_GVR ((const cp_gvr_t){"traefik.io", "v1alpha1", "middlewares", true})
+#define ROUTE_GVR ((const cp_gvr_t){"traefik.io", "v1alpha1", "ingressroutes", true})
+
+/* INF_MW and INF_ROUTE exist only when routes are on (a forward-auth URL and a runtime
+ * origin are set); their slots stay NULL otherwise, and every loop below skips them. */
+enum {
+  INF_UR,
+  INF_RP,
+  INF_POD,
+  INF_SVC,
+  INF_NETPOL,
+  INF_PVC,
+  INF_SECRET,
+  INF_CM,
+  INF_MW,
+  INF_ROUTE,
+  INF_COUNT
+};
 enum { RES_SUCCESS, RES_ERROR, RES_REQUEUE, RES_REQUEUE_AFTER };
 
 /* A pod ready this long is healthy again: the recreate backoff starts over. */
@@ -489,6 +508,25 @@ out:
   return rc;
 }
 
+/* The Middleware, then the IngressRoute that names it: Traefik would answer 404 for a
+ * route whose middleware it cannot find yet, never let a request through without it. */
+static int reconcile_route(worker_t *w, const cJSON *ur, const char *ns, cp_status_t *api,
+                           char *err, size_t errlen) {
+  cJSON *mw = NULL, *route = NULL;
+  int rc = cp_desired_route(ur, &w->c->o.desired, &mw, &route, err, errlen);
+  if (rc == CP_ENOTFOUND)
+    return 0;
+  if (rc == 0)
+    rc = ensure(w, INF_MW, &MW_GVR, ns, mw, api);
+  else
+    cJSON_Delete(mw);
+  if (rc == 0)
+    rc = ensure(w, INF_ROUTE, &ROUTE_GVR, ns, route, api);
+  else
+    cJSON_Delete(route);
+  return rc;
+}
+
 static int reconcile(worker_t *w, const char *key, double *requeue_after) {
   cp_ur_controller_t *c = w->c;
   cp_obj_t *uro = cp_store_get(cp_informer_store(c->inf[INF_UR]), key);
@@ -591,7 +629,8 @@ static int reconcile(worker_t *w, const char *key, double *requeue_after) {
     cp_gvr_t gvr;
     int (*build)(const cJSON *, const cJSON *, const cp_desired_opts_t *, cJSON **, char *, size_t);
   } kids[] = {{INF_PVC, CP_GVR_PVCS, cp_desired_pvc},
-              {INF_NETPOL, CP_GVR_NETWORKPOLICIES, cp_desired_netpol}};
+              {INF_NETPOL, CP_GVR_NETWORKPOLICIES, cp_desired_netpol},
+              {INF_CM, CP_GVR_CONFIGMAPS, cp_desired_config}};
   for (size_t i = 0; rc == 0 && i < sizeof kids / sizeof *kids; i++) {
     cJSON *d = NULL;
     rc = kids[i].build(ur, prof->json, &c->o.desired, &d, err, sizeof err);
@@ -604,6 +643,8 @@ static int reconcile(worker_t *w, const char *key, double *requeue_after) {
     if (rc == 0)
       rc = ensure(w, INF_SVC, &CP_GVR_SERVICES, r.ns, d, &api);
   }
+  if (rc == 0 && c->inf[INF_ROUTE])
+    rc = reconcile_route(w, ur, r.ns, &api, err, sizeof err);
   if (rc == 0)
     rc = reconcile_pod(&r, prof->json, &eff, &api);
   if (rc != 0)
@@ -829,8 +870,22 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
       [INF_SECRET] = {CP_GVR_SECRETS,
                       CP_UR_MANAGED_SELECTOR,
                       {child_add, child_update, child_add, inf_error, c}},
+      [INF_CM] = {CP_GVR_CONFIGMAPS,
+                  CP_UR_MANAGED_SELECTOR,
+                  {child_add, child_update, child_add, inf_error, c}},
+      [INF_MW] = {MW_GVR,
+                  CP_UR_MANAGED_SELECTOR,
+                  {child_add, child_update, child_add, inf_error, c}},
+      [INF_ROUTE] = {ROUTE_GVR,
+                     CP_UR_MANAGED_SELECTOR,
+                     {child_add, child_update, child_add, inf_error, c}},
   };
+  const cp_desired_opts_t *d = &c->o.desired;
+  bool routes =
+      d->forward_auth_url && *d->forward_auth_url && d->runtime_origin && *d->runtime_origin;
   for (int i = 0; rc == 0 && i < INF_COUNT; i++) {
+    if ((i == INF_MW || i == INF_ROUTE) && !routes)
+      continue;
     cp_informer_opts_t io = {.gvr = defs[i].gvr,
                              .namespace_ = defs[i].gvr.namespaced ? c->o.namespace_ : NULL,
                              .label_selector = defs[i].sel};
@@ -853,6 +908,8 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
 
 int cp_ur_controller_start_informers(cp_ur_controller_t *c) {
   for (int i = 0; i < INF_COUNT; i++) {
+    if (!c->inf[i])
+      continue;
     int rc = cp_informer_start(c->inf[i]);
     if (rc != 0)
       return rc;
@@ -862,7 +919,7 @@ int cp_ur_controller_start_informers(cp_ur_controller_t *c) {
 
 int cp_ur_controller_synced(cp_ur_controller_t *c) {
   for (int i = 0; i < INF_COUNT; i++)
-    if (!cp_informer_synced(c->inf[i]))
+    if (c->inf[i] && !cp_informer_synced(c->inf[i]))
       return 0;
   return 1;
 }
@@ -911,7 +968,8 @@ void cp_ur_controller_stop(cp_ur_controller_t *c) {
     pthread_join(c->resync_thread, NULL);
   c->resync_started = 0;
   for (int i = 0; i < INF_COUNT; i++)
-    cp_informer_stop(c->inf[i]);
+    if (c->inf[i])
+      cp_informer_stop(c->inf[i]);
 }
 
 void cp_ur_controller_free(cp_ur_controller_t *c) {

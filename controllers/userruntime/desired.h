@@ -75,6 +75,9 @@
 #define CP_DESIRED_PVC_SUFFIX "-state"
 #define CP_DESIRED_KEY_GATEWAY "gateway-token"
 #define CP_DESIRED_KEY_MODELPROXY "modelproxy-token"
+#define CP_DESIRED_CONFIG_SUFFIX "-openclaw"  /* ConfigMap N-openclaw */
+#define CP_DESIRED_CONFIG_KEY "platform.json" /* its one data key */
+#define CP_DESIRED_MAX_PROXIES 16             /* trusted proxy CIDRs */
 #define CP_DESIRED_HASH_ANNOTATION "clawplane.io/spec-hash"
 #define CP_DESIRED_DEFAULT_STORAGE "10Gi"
 #define CP_DESIRED_DEFAULT_IDLE "1h"
@@ -103,6 +106,16 @@ typedef struct cp_desired_opts_s {
   const char *dns_selector;         /* [k8s-app=kube-dns] */
   const char *model_url_env;        /* [OPENAI_BASE_URL] */
   const char *model_key_env;        /* [OPENAI_API_KEY] */
+  const char *default_model;        /* when the profile names no modelProxy.model [gpt-4o-mini] */
+  const char *trusted_proxies;      /* ingress source addresses OpenClaw trusts, comma-separated
+                                       CIDRs, when the profile sets no ingress.trustedProxies
+                                       [none: no proxy is trusted, the runtime refuses all] */
+  const char *identity_header;      /* header carrying the user [X-Clawplane-User] */
+  const char *runtime_origin;       /* "scheme://domain[:port]": runtime N of user U is served at
+                                       scheme://U.domain[:port] [none: no route, no origin] */
+  const char *forward_auth_url;     /* Traefik ForwardAuth address (the apiserver's
+                                       /internal/auth/forward) [none: no route] */
+  const char *route_entrypoints;    /* Traefik entry points, comma-separated [none: all] */
 } cp_desired_opts_t;
 
 /* The settings the children are built from: profile defaults merged with the user's
@@ -121,6 +134,8 @@ typedef struct cp_desired_effective_s {
   int64_t idle_timeout_ms; /* 0 disables hibernation */
   cJSON *env;              /* array of {"name","value"}, merged; never NULL */
   char *model_url;         /* never NULL */
+  char *model;             /* default model id at the model proxy, never NULL */
+  cJSON *trusted_proxies;  /* array of CIDR strings (maybe empty), never NULL */
 } cp_desired_effective_t;
 
 /* Computes the effective settings of ur under profile. Returns 0 and fills *out (owned by
@@ -140,6 +155,27 @@ void cp_desired_effective_free(cp_desired_effective_t *e);
  * cJSON_Delete), or a CP_E* code with err set. */
 int cp_desired_pod(const cJSON *ur, const cJSON *profile, const cp_desired_opts_t *opts,
                    cJSON **out, char *err, size_t errlen);
+
+/* The ConfigMap N-openclaw holding the platform's part of the runtime's OpenClaw
+ * configuration as one JSON document under data[platform.json]: gateway mode local, bind
+ * lan, port 18789; auth mode trusted-proxy with the identity header, allowUsers =
+ * [spec.user] and the effective trusted proxies; the Control UI origin of the runtime's
+ * route; the OpenAI-compatible chat-completions endpoint; one model provider "clawplane"
+ * at the effective model URL whose apiKey is the text ${<model_key_env>}, substituted by
+ * OpenClaw from the container's env (which reads the runtime's Secret), so no token is
+ * ever in the ConfigMap; the profile's model as the agents' default. Printed with sorted,
+ * fixed structure, so equal inputs give equal bytes. Returns as cp_desired_pod. */
+int cp_desired_config(const cJSON *ur, const cJSON *profile, const cp_desired_opts_t *opts,
+                      cJSON **out, char *err, size_t errlen);
+
+/* The Traefik objects that publish runtime N at U.<domain> (opts.runtime_origin): a
+ * Middleware N-auth (forwardAuth to opts.forward_auth_url, authResponseHeaders the
+ * identity and role headers, which replace whatever the client sent) and an IngressRoute
+ * N (Host rule, the Middleware, the Service N on 18789; WebSockets pass as plain HTTP
+ * upgrades). *mw and *route are new objects owned by the caller. Returns CP_ENOTFOUND when
+ * routes are off (no origin or no forward-auth URL), else as cp_desired_pod. */
+int cp_desired_route(const cJSON *ur, const cp_desired_opts_t *opts, cJSON **mw, cJSON **route,
+                     char *err, size_t errlen);
 
 /* The ClusterIP Service N: port 18789 "gateway" to the pod selected by the instance
  * labels. Needs no profile. Returns as cp_desired_pod. */
@@ -219,6 +255,21 @@ int cp__desired_ident(const cJSON *ur, cp__desired_ident_t *id, char *err, size_
  * child of id, named id->name followed by suffix (NULL for none). NULL on ENOMEM. */
 cJSON *cp__desired_object(const cp__desired_ident_t *id, const char *api_version, const char *kind,
                           const char *suffix, bool owner);
+
+/* The platform configuration document of cp_desired_config, as a new tree owned by the
+ * caller (NULL on ENOMEM). The pod hashes it, so a change of it replaces the pod. */
+cJSON *cp__desired_platform_config(const cp__desired_ident_t *id, const cp_desired_effective_t *e,
+                                   const cp_desired_opts_t *o);
+
+/* The config paths the platform owns, NULL-terminated: the init container replaces each
+ * whole with `openclaw config patch --replace-path`. */
+extern const char *const cp__desired_platform_paths[];
+
+/* Writes "U.domain" (the route's host) or "scheme://U.domain[:port]" (the Control UI
+ * origin) for user U from o->runtime_origin. Returns 0, CP_ENOTFOUND (no origin set),
+ * CP_EINVAL (not http(s)://domain[:port]) or CP_ETOOBIG. */
+int cp__desired_user_host(const cp_desired_opts_t *o, const char *user, char *buf, size_t len);
+int cp__desired_user_origin(const cp_desired_opts_t *o, const char *user, char *buf, size_t len);
 
 /* opts with every NULL/0 field replaced by its default; opts may be NULL. */
 cp_desired_opts_t cp__desired_opts(const cp_desired_opts_t *opts);

@@ -12,11 +12,13 @@
 #include "json/json.h"
 #include "kube/quantity.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 int cp__desired_err(char *err, size_t errlen, int rc, const char *fmt, ...) {
   if (err && errlen) {
@@ -239,6 +241,9 @@ cp_desired_opts_t cp__desired_opts(const cp_desired_opts_t *in) {
   CP__DEF(dns_selector, "k8s-app=kube-dns");
   CP__DEF(model_url_env, "OPENAI_BASE_URL");
   CP__DEF(model_key_env, "OPENAI_API_KEY");
+  CP__DEF(default_model, "gpt-4o-mini");
+  CP__DEF(trusted_proxies, "");
+  CP__DEF(identity_header, "X-Clawplane-User");
 #undef CP__DEF
   if (o.modelproxy_port <= 0 || o.modelproxy_port > 65535)
     o.modelproxy_port = 8080;
@@ -758,6 +763,107 @@ static int eff_model_url(eff_ctx_t *c, cp_desired_effective_t *e) {
   return ok ? 0 : CP_ENOMEM;
 }
 
+/* The model id: printable, no spaces or quotes, since it lands in a JSON config and in
+ * "clawplane/<id>" model references. */
+static int eff_model(eff_ctx_t *c, cp_desired_effective_t *e) {
+  const char *m = nonempty(cp_json_strv(c->pspec, "modelProxy", "model", NULL));
+  if (!m)
+    m = c->o.default_model;
+  size_t n = strlen(m);
+  bool bad = n == 0 || n > 256;
+  for (const char *p = m; *p && !bad; p++)
+    bad = (unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '"' || *p == '\\';
+  if (bad)
+    return EFF_ERR(c, CP_EINVAL,
+                   "profile %s modelProxy.model \"%.64s\" must be 1-256 printable characters "
+                   "without spaces or quotes",
+                   c->pname, m);
+  bool ok = true;
+  e->model = dup_or_null(m, &ok);
+  return ok ? 0 : CP_ENOMEM;
+}
+
+/* An IPv4 or IPv6 address with an optional /prefix, and zero host bits, as OpenClaw's
+ * trustedProxies expects; 0.0.0.0/0 and ::/0 are refused (they would trust everyone). */
+static bool cidr_ok(const char *s) {
+  char addr[64];
+  const char *slash = strchr(s, '/');
+  size_t n = slash ? (size_t)(slash - s) : strlen(s);
+  if (n == 0 || n >= sizeof addr)
+    return false;
+  memcpy(addr, s, n);
+  addr[n] = '\0';
+  unsigned char buf[16];
+  int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+  if (inet_pton(fam, addr, buf) != 1)
+    return false;
+  int bits = fam == AF_INET ? 32 : 128;
+  long prefix = bits;
+  if (slash) {
+    char *end = NULL;
+    if (!slash[1] || slash[1] < '0' || slash[1] > '9')
+      return false;
+    prefix = strtol(slash + 1, &end, 10);
+    if (*end || prefix < 1 || prefix > bits)
+      return false;
+  }
+  for (int b = (int)prefix; b < bits; b++)
+    if (buf[b / 8] & (0x80 >> (b % 8)))
+      return false;
+  return true;
+}
+
+static int add_proxy(eff_ctx_t *c, cJSON *arr, const char *s, size_t n, bool *ok) {
+  char v[64];
+  if (n == 0)
+    return 0;
+  if (n >= sizeof v || !(memcpy(v, s, n), v[n] = '\0', cidr_ok(v)))
+    return EFF_ERR(c, CP_EINVAL,
+                   "trusted proxy \"%.*s\" must be an IP address or a CIDR with zero host bits "
+                   "(never 0.0.0.0/0)",
+                   (int)(n < 64 ? n : 64), s);
+  if (cJSON_GetArraySize(arr) >= CP_DESIRED_MAX_PROXIES)
+    return EFF_ERR(c, CP_ETOOBIG, "more than %d trusted proxies", CP_DESIRED_MAX_PROXIES);
+  cp__dj_str(arr, NULL, v, ok);
+  return 0;
+}
+
+/* The profile's ingress.trustedProxies when it lists any, else the controller's. */
+static int eff_proxies(eff_ctx_t *c, cp_desired_effective_t *e) {
+  bool ok = true;
+  int rc = 0;
+  cJSON *arr = cJSON_CreateArray();
+  if (!arr)
+    return CP_ENOMEM;
+  const cJSON *list = cp_json_getv(c->pspec, "ingress", "trustedProxies", NULL);
+  const cJSON *it;
+  if (cJSON_IsArray(list) && cJSON_GetArraySize(list) > 0) {
+    cJSON_ArrayForEach(it, list) {
+      if (!cJSON_IsString(it)) {
+        rc = EFF_ERR(c, CP_EINVAL, "profile %s ingress.trustedProxies must be strings", c->pname);
+        break;
+      }
+      if ((rc = add_proxy(c, arr, it->valuestring, strlen(it->valuestring), &ok)) < 0)
+        break;
+    }
+  } else {
+    for (const char *p = c->o.trusted_proxies; rc == 0 && *p;) {
+      const char *comma = strchr(p, ',');
+      size_t n = comma ? (size_t)(comma - p) : strlen(p);
+      rc = add_proxy(c, arr, p, n, &ok);
+      p += n + (comma ? 1 : 0);
+    }
+  }
+  if (rc == 0 && !ok)
+    rc = CP_ENOMEM;
+  if (rc < 0) {
+    cJSON_Delete(arr);
+    return rc;
+  }
+  e->trusted_proxies = arr;
+  return 0;
+}
+
 int cp_desired_effective(const cJSON *ur, const cJSON *profile, const cp_desired_opts_t *opts,
                          cp_desired_effective_t *out, char *err, size_t errlen) {
   if (!ur || !profile || !out)
@@ -774,7 +880,8 @@ int cp_desired_effective(const cJSON *ur, const cJSON *profile, const cp_desired
     c.pname = "(unnamed)";
   cp_desired_effective_t e = {0};
   int (*const steps[])(eff_ctx_t *, cp_desired_effective_t *) = {
-      eff_image, eff_resources, eff_storage, eff_idle, eff_env, eff_model_url,
+      eff_image, eff_resources, eff_storage, eff_idle,
+      eff_env,   eff_model_url, eff_model,   eff_proxies,
   };
   int rc = 0;
   bool ok = true;
@@ -804,5 +911,7 @@ void cp_desired_effective_free(cp_desired_effective_t *e) {
   free(e->idle_timeout);
   cJSON_Delete(e->env);
   free(e->model_url);
+  free(e->model);
+  cJSON_Delete(e->trusted_proxies);
   memset(e, 0, sizeof(*e));
 }

@@ -1,10 +1,21 @@
-/* The runtime Pod: one OpenClaw container under Pod Security `restricted`.
+/* The runtime Pod: OpenClaw under Pod Security `restricted`, configured before it starts.
  *
  * The spec is built in one fixed order from the effective settings, so printing it
- * unformatted gives the same bytes for the same inputs; its SHA-256 goes into the
- * clawplane.io/spec-hash annotation and the controller replaces the pod when the hash it
- * finds differs (pods are mostly immutable, so an in-place update is not an option).
- * Secrets reach the container only through secretKeyRef to the runtime's own Secret: the
+ * unformatted gives the same bytes for the same inputs; the SHA-256 of the spec together
+ * with the platform configuration (desired_config.c) goes into the clawplane.io/spec-hash
+ * annotation, and the controller replaces the pod when the hash it finds differs (pods are
+ * mostly immutable, so an in-place update is not an option). A changed configuration
+ * therefore rolls the pod even though it reaches the pod through a ConfigMap.
+ *
+ * What the official image needs to start with a read-only root filesystem: WORKDIR /app
+ * (set explicitly, so another image's WORKDIR cannot change what runs), a writable HOME
+ * (an emptyDir: npm, caches and the CLI write there), /tmp (an emptyDir: OpenClaw logs to
+ * /tmp/openclaw), and the state directory ~/.openclaw on the user's volume, which also
+ * holds the live openclaw.json. The init container `config` runs OpenClaw's own
+ * `config patch` to lay the platform's keys over that file before the gateway starts
+ * (why, in desired_config.c); it shares the gateway's image, env, mounts and limits.
+ *
+ * Secrets reach the containers only through secretKeyRef to the runtime's own Secret: the
  * spec, and therefore the hash and anything that prints it, never holds a token.
  */
 #include "userruntime/desired.h"
@@ -18,6 +29,9 @@
 
 #define UID 1000
 #define HOME_DIR "/home/node"
+#define STATE_DIR HOME_DIR "/.openclaw"
+#define CONFIG_DIR "/etc/clawplane/openclaw"
+#define APP_DIR "/app"
 
 int cp_desired_spec_hash(const cJSON *spec, char out[65]) {
   if (!spec)
@@ -88,29 +102,17 @@ static void mount(cJSON *mounts, const char *name, const char *path, bool *ok) {
   cp__dj_str(m, "mountPath", path, ok);
 }
 
-static cJSON *container(const cp__desired_ident_t *id, const cp_desired_effective_t *e,
-                        const cp_desired_opts_t *o, bool *ok) {
-  static const char *const cmd[] = {"node", "dist/index.js", "gateway", "--bind",
-                                    "lan",  "--port",        "18789"};
+/* The env both containers share: HOME and the config/state paths, the user's env, the
+ * heap limit, then the platform's secrets. */
+static void common_env(cJSON *env, const cp__desired_ident_t *id, const cp_desired_effective_t *e,
+                       const cp_desired_opts_t *o, bool *ok) {
   char secret[128], node_opts[64];
   snprintf(secret, sizeof(secret), "%s%s", id->name, CP_DESIRED_SECRET_SUFFIX);
-  cJSON *c = *ok ? cJSON_CreateObject() : NULL;
-  if (!c)
-    *ok = false;
-  cp__dj_str(c, "name", CP_DESIRED_CONTAINER, ok);
-  cp__dj_str(c, "image", e->image, ok);
-  cJSON *argv = cp__dj_arr(c, "command", ok);
-  for (size_t i = 0; i < sizeof(cmd) / sizeof(cmd[0]); i++)
-    cp__dj_str(argv, NULL, cmd[i], ok);
-  cJSON *port = cp__dj_obj(cp__dj_arr(c, "ports", ok), NULL, ok);
-  cp__dj_str(port, "name", CP_DESIRED_PORT_NAME, ok);
-  cp__dj_num(port, "containerPort", CP_DESIRED_PORT, ok);
-  cp__dj_str(port, "protocol", "TCP", ok);
-
+  env_literal(env, "HOME", HOME_DIR, ok);
+  env_literal(env, "OPENCLAW_STATE_DIR", STATE_DIR, ok);
+  env_literal(env, "OPENCLAW_CONFIG_PATH", STATE_DIR "/openclaw.json", ok);
   /* User env first, platform env last: a later duplicate would win in the container,
    * and $(VAR) references in user values cannot expand the platform's secrets. */
-  cJSON *env = cp__dj_arr(c, "env", ok);
-  env_literal(env, "HOME", HOME_DIR, ok);
   const cJSON *it;
   cJSON_ArrayForEach(it, e->env) {
     env_literal(env, cp_json_strv(it, "name", NULL), cp_json_strv(it, "value", NULL), ok);
@@ -125,23 +127,93 @@ static cJSON *container(const cp__desired_ident_t *id, const cp_desired_effectiv
   env_secret(env, "OPENCLAW_GATEWAY_TOKEN", secret, CP_DESIRED_KEY_GATEWAY, ok);
   env_literal(env, o->model_url_env, e->model_url, ok);
   env_secret(env, o->model_key_env, secret, CP_DESIRED_KEY_MODELPROXY, ok);
+}
 
+static void common_mounts(cJSON *c, bool *ok) {
+  cJSON *mounts = cp__dj_arr(c, "volumeMounts", ok);
+  mount(mounts, "tmp", "/tmp", ok);
+  mount(mounts, "home", HOME_DIR, ok);
+  mount(mounts, "state", STATE_DIR, ok);
+  cJSON *m = cp__dj_obj(mounts, NULL, ok);
+  cp__dj_str(m, "name", "config", ok);
+  cp__dj_str(m, "mountPath", CONFIG_DIR, ok);
+  cp__dj_bool(m, "readOnly", true, ok);
+}
+
+/* One container: name, image, argv, env, resources, securityContext, mounts. */
+static cJSON *container_base(const char *name, const char *const *argv, size_t argc,
+                             const cp__desired_ident_t *id, const cp_desired_effective_t *e,
+                             const cp_desired_opts_t *o, bool *ok) {
+  cJSON *c = *ok ? cJSON_CreateObject() : NULL;
+  if (!c)
+    *ok = false;
+  cp__dj_str(c, "name", name, ok);
+  cp__dj_str(c, "image", e->image, ok);
+  cJSON *cmd = cp__dj_arr(c, "command", ok);
+  for (size_t i = 0; i < argc; i++)
+    cp__dj_str(cmd, NULL, argv[i], ok);
+  cp__dj_str(c, "workingDir", APP_DIR, ok);
+  common_env(cp__dj_arr(c, "env", ok), id, e, o, ok);
   if (cJSON_GetArraySize(e->resources) > 0)
     cp__dj_add(c, "resources", *ok ? cJSON_Duplicate(e->resources, 1) : NULL, ok);
   security_context(cp__dj_obj(c, "securityContext", ok), true, ok);
-  cJSON *mounts = cp__dj_arr(c, "volumeMounts", ok);
-  mount(mounts, "tmp", "/tmp", ok);
-  mount(mounts, "config", HOME_DIR "/.config", ok);
-  mount(mounts, "state", HOME_DIR "/.openclaw", ok);
-  probe(c, "startupProbe", "/healthz", 2, 2, 90, ok); /* up to 3 minutes to start */
+  common_mounts(c, ok);
+  cp__dj_str(c, "terminationMessagePolicy", "FallbackToLogsOnError", ok);
+  return c;
+}
+
+/* The init container: `openclaw config patch` of the platform's keys, each replaced whole. */
+static cJSON *config_container(const cp__desired_ident_t *id, const cp_desired_effective_t *e,
+                               const cp_desired_opts_t *o, bool *ok) {
+  const char *argv[32];
+  size_t n = 0;
+  argv[n++] = "node";
+  argv[n++] = "openclaw.mjs";
+  argv[n++] = "config";
+  argv[n++] = "patch";
+  argv[n++] = "--file";
+  argv[n++] = CONFIG_DIR "/" CP_DESIRED_CONFIG_KEY;
+  for (size_t i = 0; cp__desired_platform_paths[i] && n + 2 <= 32; i++) {
+    argv[n++] = "--replace-path";
+    argv[n++] = cp__desired_platform_paths[i];
+  }
+  return container_base("config", argv, n, id, e, o, ok);
+}
+
+static cJSON *container(const cp__desired_ident_t *id, const cp_desired_effective_t *e,
+                        const cp_desired_opts_t *o, bool *ok) {
+  static const char *const cmd[] = {"node", "openclaw.mjs", "gateway", "--bind",
+                                    "lan",  "--port",       "18789"};
+  cJSON *c = container_base(CP_DESIRED_CONTAINER, cmd, sizeof cmd / sizeof *cmd, id, e, o, ok);
+  cJSON *port = cp__dj_obj(cp__dj_arr(c, "ports", ok), NULL, ok);
+  cp__dj_str(port, "name", CP_DESIRED_PORT_NAME, ok);
+  cp__dj_num(port, "containerPort", CP_DESIRED_PORT, ok);
+  cp__dj_str(port, "protocol", "TCP", ok);
+  probe(c, "startupProbe", "/healthz", 2, 2, 150, ok); /* up to 5 minutes for a cold start */
   probe(c, "readinessProbe", "/readyz", 5, 2, 3, ok);
   probe(c, "livenessProbe", "/healthz", 10, 5, 3, ok);
-  cp__dj_str(c, "terminationMessagePolicy", "FallbackToLogsOnError", ok);
   if (!*ok) {
     cJSON_Delete(c);
     return NULL;
   }
   return c;
+}
+
+/* The hash of the spec and the platform configuration together: {"spec":..,"config":..}
+ * printed unformatted. */
+static int pod_hash(cJSON *spec, const cp__desired_ident_t *id, const cp_desired_effective_t *e,
+                    const cp_desired_opts_t *o, char out[65]) {
+  cJSON *both = cJSON_CreateObject();
+  cJSON *cfg = cp__desired_platform_config(id, e, o);
+  int rc = CP_ENOMEM;
+  if (both && cfg && cJSON_AddItemReferenceToObject(both, "spec", spec) &&
+      cJSON_AddItemToObject(both, "config", cfg)) {
+    cfg = NULL;
+    rc = cp_desired_spec_hash(both, out);
+  }
+  cJSON_Delete(cfg);
+  cJSON_Delete(both);
+  return rc;
 }
 
 static int placement(cJSON *spec, const cJSON *profile, const char *pname, bool *ok, char *err,
@@ -182,7 +254,7 @@ int cp_desired_pod(const cJSON *ur, const cJSON *profile, const cp_desired_opts_
   cp_desired_effective_t e = {0};
   cp_desired_opts_t o = cp__desired_opts(opts);
   cJSON *pod = NULL, *spec = NULL;
-  char claim[128], hash[65];
+  char claim[128], cmname[128], hash[65];
   int rc = cp__desired_ident(ur, &id, err, errlen);
   if (rc == 0)
     rc = cp_desired_effective(ur, profile, opts, &e, err, errlen);
@@ -198,6 +270,8 @@ int cp_desired_pod(const cJSON *ur, const cJSON *profile, const cp_desired_opts_
   cp__dj_bool(spec, "automountServiceAccountToken", false, &ok);
   cp__dj_bool(spec, "enableServiceLinks", false, &ok);
   security_context(cp__dj_obj(spec, "securityContext", &ok), false, &ok);
+  cJSON *init = config_container(&id, &e, &o, &ok);
+  cp__dj_add(cp__dj_arr(spec, "initContainers", &ok), NULL, init, &ok);
   cJSON *containers = cp__dj_arr(spec, "containers", &ok);
   cp__dj_add(containers, NULL, container(&id, &e, &o, &ok), &ok);
   cJSON *vols = cp__dj_arr(spec, "volumes", &ok);
@@ -205,12 +279,18 @@ int cp_desired_pod(const cJSON *ur, const cJSON *profile, const cp_desired_opts_
   cp__dj_str(v, "name", "tmp", &ok);
   cp__dj_obj(v, "emptyDir", &ok);
   v = cp__dj_obj(vols, NULL, &ok);
-  cp__dj_str(v, "name", "config", &ok);
+  cp__dj_str(v, "name", "home", &ok);
   cp__dj_obj(v, "emptyDir", &ok);
   v = cp__dj_obj(vols, NULL, &ok);
   cp__dj_str(v, "name", "state", &ok);
   snprintf(claim, sizeof(claim), "%s%s", id.name, CP_DESIRED_PVC_SUFFIX);
   cp__dj_str(cp__dj_obj(v, "persistentVolumeClaim", &ok), "claimName", claim, &ok);
+  v = cp__dj_obj(vols, NULL, &ok);
+  cp__dj_str(v, "name", "config", &ok);
+  snprintf(cmname, sizeof(cmname), "%s%s", id.name, CP_DESIRED_CONFIG_SUFFIX);
+  cJSON *cmv = cp__dj_obj(v, "configMap", &ok);
+  cp__dj_str(cmv, "name", cmname, &ok);
+  cp__dj_num(cmv, "defaultMode", 0444, &ok);
   rc = placement(spec, profile, e.profile, &ok, err, errlen);
   if (rc < 0)
     goto out;
@@ -218,7 +298,7 @@ int cp_desired_pod(const cJSON *ur, const cJSON *profile, const cp_desired_opts_
     rc = CP_ENOMEM;
     goto out;
   }
-  if ((rc = cp_desired_spec_hash(spec, hash)) < 0)
+  if ((rc = pod_hash(spec, &id, &e, &o, hash)) < 0)
     goto out;
 
   pod = cp__desired_object(&id, "v1", "Pod", NULL, true);

@@ -64,10 +64,17 @@ static void metadata_labels_owner_and_hash(void **state) {
   assert_non_null(h);
   assert_int_equal(strlen(h), 64);
   assert_int_equal(strspn(h, "0123456789abcdef"), 64);
-  /* The annotation is the hash of the spec as printed. */
-  char again[65];
-  assert_int_equal(cp_desired_spec_hash(cp_json_getv(p, "spec", NULL), again), 0);
-  assert_string_equal(again, h);
+  /* The annotation covers the rendered configuration too: a change that reaches the pod
+   * only through its ConfigMap (here, the trusted proxies) still replaces the pod. */
+  cp_desired_opts_t o = {.trusted_proxies = "10.0.0.7"};
+  cJSON *q = pod(f, &o);
+  char *a = cJSON_PrintUnformatted(cp_json_getv(p, "spec", NULL));
+  char *b = cJSON_PrintUnformatted(cp_json_getv(q, "spec", NULL));
+  assert_string_equal(a, b);
+  assert_string_not_equal(hash_of(q), h);
+  free(a);
+  free(b);
+  cJSON_Delete(q);
   cJSON_Delete(p);
 }
 
@@ -96,12 +103,20 @@ static void restricted_security_exactly(void **state) {
   assert_true(cJSON_IsFalse(cp_json_getv(spec, "enableServiceLinks", NULL)));
   assert_null(cp_json_getv(spec, "hostNetwork", NULL));
   assert_null(cp_json_getv(spec, "hostPID", NULL));
-  /* Only emptyDir and the PVC: no hostPath (restricted forbids it). */
+  /* Only emptyDir, the PVC and the ConfigMap: no hostPath (restricted forbids it). */
   const cJSON *v;
   cJSON_ArrayForEach(v, cp_json_getv(spec, "volumes", NULL)) {
     assert_true(cp_json_getv(v, "emptyDir", NULL) ||
-                cp_json_getv(v, "persistentVolumeClaim", NULL));
+                cp_json_getv(v, "persistentVolumeClaim", NULL) ||
+                cp_json_getv(v, "configMap", NULL));
   }
+  /* The init container runs under the same restrictions as the gateway. */
+  const cJSON *init = cJSON_GetArrayItem(cp_json_getv(spec, "initContainers", NULL), 0);
+  char *want = cJSON_PrintUnformatted(csc);
+  char *got = cJSON_PrintUnformatted(cp_json_getv(init, "securityContext", NULL));
+  assert_string_equal(got, want);
+  free(want);
+  free(got);
   cJSON_Delete(p);
 }
 
@@ -114,9 +129,11 @@ static void container_shape(void **state) {
   assert_string_equal(cp_json_strv(c, "name", NULL), "openclaw");
   assert_string_equal(cp_json_strv(c, "image", NULL), "ghcr.io/openclaw/openclaw@sha256:0123");
   char *cmd = cJSON_PrintUnformatted(cp_json_getv(c, "command", NULL));
-  assert_string_equal(cmd, "[\"node\",\"dist/index.js\",\"gateway\",\"--bind\",\"lan\",\"--port\","
+  assert_string_equal(cmd, "[\"node\",\"openclaw.mjs\",\"gateway\",\"--bind\",\"lan\",\"--port\","
                            "\"18789\"]");
   free(cmd);
+  /* The official image's WORKDIR, set explicitly. */
+  assert_string_equal(cp_json_strv(c, "workingDir", NULL), "/app");
   const cJSON *port = cJSON_GetArrayItem(cp_json_getv(c, "ports", NULL), 0);
   assert_string_equal(cp_json_strv(port, "name", NULL), "gateway");
   assert_int_equal((int)fx_num(port, "containerPort"), 18789);
@@ -125,10 +142,13 @@ static void container_shape(void **state) {
   assert_string_equal(cp_json_strv(c, "livenessProbe", "httpGet", "path", NULL), "/healthz");
   assert_string_equal(cp_json_strv(c, "resources", "limits", "memory", NULL), "2Gi");
   assert_string_equal(cp_json_strv(c, "resources", "requests", "cpu", NULL), "250m");
-  /* Mounts: /tmp and ~/.config are emptyDirs, ~/.openclaw the PVC alice-state. */
-  static const char *const want[][2] = {
-      {"/tmp", "emptyDir"}, {"/home/node/.config", "emptyDir"}, {"/home/node/.openclaw", "pvc"}};
-  for (size_t i = 0; i < 3; i++) {
+  /* Mounts: /tmp and HOME are emptyDirs, ~/.openclaw the PVC alice-state, the platform's
+   * configuration the ConfigMap alice-openclaw, read-only. */
+  static const char *const want[][2] = {{"/tmp", "emptyDir"},
+                                        {"/home/node", "emptyDir"},
+                                        {"/home/node/.openclaw", "pvc"},
+                                        {"/etc/clawplane/openclaw", "configMap"}};
+  for (size_t i = 0; i < 4; i++) {
     const cJSON *m, *found = NULL;
     cJSON_ArrayForEach(m, cp_json_getv(c, "volumeMounts", NULL)) {
       if (strcmp(cp_json_strv(m, "mountPath", NULL), want[i][0]) == 0)
@@ -145,9 +165,30 @@ static void container_shape(void **state) {
     if (strcmp(want[i][1], "pvc") == 0)
       assert_string_equal(cp_json_strv(vol, "persistentVolumeClaim", "claimName", NULL),
                           "alice-state");
-    else
+    else if (strcmp(want[i][1], "configMap") == 0) {
+      assert_string_equal(cp_json_strv(vol, "configMap", "name", NULL), "alice-openclaw");
+      assert_true(cJSON_IsTrue(cp_json_getv(found, "readOnly", NULL)));
+    } else
       assert_true(cJSON_IsObject(cp_json_getv(vol, "emptyDir", NULL)));
   }
+  /* The live configuration is on the user's volume, so their own settings survive. */
+  assert_string_equal(cp_json_strv(env_named(p, "OPENCLAW_CONFIG_PATH"), "value", NULL),
+                      "/home/node/.openclaw/openclaw.json");
+  assert_string_equal(cp_json_strv(env_named(p, "OPENCLAW_STATE_DIR"), "value", NULL),
+                      "/home/node/.openclaw");
+  /* Before the gateway, OpenClaw itself lays the platform's keys over that file, each
+   * replaced whole, in the gateway's image. */
+  const cJSON *inits = cp_json_getv(spec, "initContainers", NULL);
+  assert_int_equal(cJSON_GetArraySize(inits), 1);
+  const cJSON *init = cJSON_GetArrayItem(inits, 0);
+  assert_string_equal(cp_json_strv(init, "name", NULL), "config");
+  assert_string_equal(cp_json_strv(init, "image", NULL), "ghcr.io/openclaw/openclaw@sha256:0123");
+  cmd = cJSON_PrintUnformatted(cp_json_getv(init, "command", NULL));
+  assert_non_null(strstr(cmd, "[\"node\",\"openclaw.mjs\",\"config\",\"patch\",\"--file\","
+                              "\"/etc/clawplane/openclaw/platform.json\""));
+  assert_non_null(strstr(cmd, "\"--replace-path\",\"gateway.auth\""));
+  assert_non_null(strstr(cmd, "\"--replace-path\",\"models.providers.clawplane\""));
+  free(cmd);
   /* No placement when the profile's is empty. */
   assert_null(cp_json_getv(spec, "nodeSelector", NULL));
   assert_null(cp_json_getv(spec, "tolerations", NULL));
