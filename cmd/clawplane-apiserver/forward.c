@@ -9,6 +9,12 @@
  * <user><--runtime-host-suffix> or the path starts with /u/<user>/: then only that user
  * or an admin passes (403 otherwise).
  *
+ * A runtime that exists but is not Ready (starting, stopped, hibernated and being woken)
+ * answers 503 with Retry-After instead of 200, so Traefik never forwards to a pod that is
+ * not there: a browser gets a small page that says so and reloads itself (the HTTP
+ * Refresh header; no script, so the strict CSP holds), an API client a JSON error it can
+ * retry on. A user without any runtime passes (other protected routes use this check).
+ *
  * Every allowed access records activity on the runtime (status.lastActivityTime by
  * status server-side apply under its own field manager, with force), at most once per
  * user per --activity-interval-seconds, written in the background so the check itself
@@ -122,6 +128,61 @@ static void record_activity(api_app_t *a, const char *user) {
   }
 }
 
+/* The runtime's Ready condition is True. */
+static int runtime_ready(const cJSON *ur) {
+  const cJSON *cond;
+  cJSON_ArrayForEach(cond, cp_json_getv(ur, "status", "conditions", NULL)) {
+    const char *type = cp_json_strv(cond, "type", NULL);
+    if (type && strcmp(type, "Ready") == 0) {
+      const char *st = cp_json_strv(cond, "status", NULL);
+      return st && strcmp(st, "True") == 0;
+    }
+  }
+  return 0;
+}
+
+static const char starting_page[] =
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+    "<title>clawplane: starting your runtime</title></head>\n<body><main>"
+    "<h1>Your runtime is starting</h1>"
+    "<p>This page reloads by itself every few seconds and shows your runtime as soon as it "
+    "is ready. A cold start takes up to a minute.</p></main></body></html>\n";
+
+/* 503 for a runtime that is not Ready: the page above for a browser, JSON otherwise. */
+static void starting(api_ctx_t *c, const char *phase) {
+  if (!c->flag) {
+    cp__api_fail(c, 503, "runtime %s is not ready yet (phase %s): it is being started, retry",
+                 c->target, phase && *phase ? phase : "Pending");
+    snprintf(c->retry_after, sizeof c->retry_after, "5");
+    c->location[0] = '\0';
+    c->xh[0] = NULL;
+    cp__api_finish(c);
+    return;
+  }
+  static const char *const h[] = {"Content-Type",
+                                  "text/html; charset=utf-8",
+                                  "Cache-Control",
+                                  "no-store",
+                                  "Retry-After",
+                                  "5",
+                                  "Refresh",
+                                  "5",
+                                  "Content-Security-Policy",
+                                  "default-src 'none'; frame-ancestors 'none'",
+                                  "X-Content-Type-Options",
+                                  "nosniff",
+                                  NULL};
+  cp_http_request_t *req = c->req;
+  if (req) {
+    cp_http_request_set_on_abort(req, NULL, NULL);
+    c->req = NULL;
+    if (cp_http_respond_headers(req, 503, h, starting_page, sizeof starting_page - 1) != 0)
+      cp_http_abort(req);
+  }
+  cp__api_ctx_free(c);
+}
+
 static void authorized(api_ctx_t *c) {
   const char *target = c->s1[0] ? c->s1 : c->user;
   if (strcmp(target, c->user) != 0 && strcmp(c->role, "admin") != 0) {
@@ -143,6 +204,16 @@ static void authorized(api_ctx_t *c) {
   }
   c->status = 200;
   record_activity(c->app, target);
+  cp_obj_t *o = cp__api_cached_runtime(c->app, target);
+  if (o && !runtime_ready(o->json)) {
+    char phase[32];
+    const char *ph = cp_json_strv(o->json, "status", "phase", NULL);
+    snprintf(phase, sizeof phase, "%s", ph ? ph : "");
+    cp_obj_unref(o);
+    starting(c, phase);
+    return;
+  }
+  cp_obj_unref(o);
   cp__api_finish(c);
 }
 
