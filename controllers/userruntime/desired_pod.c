@@ -180,6 +180,33 @@ static cJSON *config_container(const cp__desired_ident_t *id, const cp_desired_e
   return container_base("config", argv, n, id, e, o, ok);
 }
 
+/* The init container `model-check`: one request to <model URL>/models with the runtime's
+ * key before the gateway starts. A URL that does not resolve or answer, or a proxy that
+ * refuses the key, ends it with one line saying so; the pod then shows an init crash loop,
+ * which the controller reports as Degraded with that line, instead of a runtime that is
+ * Ready and fails at the first message. Any other answer (even 404 from a provider without
+ * /models) passes: the model proxy was reached. The script is ours, short, and in the spec
+ * (so in the hash); it runs in the gateway's image with the gateway's Node. */
+static cJSON *model_check_container(const cp__desired_ident_t *id, const cp_desired_effective_t *e,
+                                    const cp_desired_opts_t *o, bool *ok) {
+  char script[1536];
+  snprintf(script, sizeof script,
+           "const u=process.env.%s||'',k=process.env.%s||'';"
+           "const fail=(m)=>{console.error(m);process.exit(1)};"
+           "let t;try{t=new URL('models',u.endsWith('/')?u:u+'/')}"
+           "catch(e){fail('the model proxy URL '+JSON.stringify(u)+' is not a URL')}"
+           "fetch(t,{headers:{authorization:'Bearer '+k},signal:AbortSignal.timeout(15000)})"
+           ".then((r)=>{if(r.status===401||r.status===403)"
+           "fail('the model proxy at '+u+' refused the runtime key (HTTP '+r.status+')');"
+           "console.log('model proxy at '+u+' answered HTTP '+r.status)})"
+           ".catch((e)=>fail('the model proxy at '+u+' is unreachable: '+"
+           "((e.cause&&(e.cause.code||(e.cause.errors&&e.cause.errors[0].code)||e.cause.message))||"
+           "e.message)))",
+           o->model_url_env, o->model_key_env);
+  const char *argv[] = {"node", "-e", script};
+  return container_base("model-check", argv, 3, id, e, o, ok);
+}
+
 static cJSON *container(const cp__desired_ident_t *id, const cp_desired_effective_t *e,
                         const cp_desired_opts_t *o, bool *ok) {
   static const char *const cmd[] = {"node", "openclaw.mjs", "gateway", "--bind",
@@ -270,8 +297,9 @@ int cp_desired_pod(const cJSON *ur, const cJSON *profile, const cp_desired_opts_
   cp__dj_bool(spec, "automountServiceAccountToken", false, &ok);
   cp__dj_bool(spec, "enableServiceLinks", false, &ok);
   security_context(cp__dj_obj(spec, "securityContext", &ok), false, &ok);
-  cJSON *init = config_container(&id, &e, &o, &ok);
-  cp__dj_add(cp__dj_arr(spec, "initContainers", &ok), NULL, init, &ok);
+  cJSON *inits = cp__dj_arr(spec, "initContainers", &ok);
+  cp__dj_add(inits, NULL, config_container(&id, &e, &o, &ok), &ok);
+  cp__dj_add(inits, NULL, model_check_container(&id, &e, &o, &ok), &ok);
   cJSON *containers = cp__dj_arr(spec, "containers", &ok);
   cp__dj_add(containers, NULL, container(&id, &e, &o, &ok), &ok);
   cJSON *vols = cp__dj_arr(spec, "volumes", &ok);

@@ -1,5 +1,9 @@
 /* Pod classification follows what kubectl shows: a waiting container's reason first
- * (image pulls and crash loops), then scheduling, then readiness. */
+ * (image pulls and crash loops; init containers before the others, since they run first),
+ * then scheduling, then readiness. For a crash loop the message is what the container
+ * said when it last ended (its termination message, or its log tail with
+ * FallbackToLogsOnError), which tells the user why; the kubelet's own "back-off ..." only
+ * when there is nothing better. */
 #include "core/str.h"
 #include "userruntime/status.h"
 #include "core/time.h"
@@ -52,14 +56,30 @@ void cp_ur_observe_pod(const cJSON *pod, cp_pod_obs_t *out) {
     cp_str_copy(out->message, sizeof out->message, cp_json_strv(status, "message", NULL));
     return;
   }
-  const cJSON *cs;
-  cJSON_ArrayForEach(cs, cp_json_getv(status, "containerStatuses", NULL)) {
-    const char *why = cp_json_strv(cs, "state", "waiting", "reason", NULL);
-    if (is_stuck_reason(why)) {
+  static const char *const lists[] = {"initContainerStatuses", "containerStatuses"};
+  for (size_t l = 0; l < sizeof lists / sizeof *lists; l++) {
+    const cJSON *cs;
+    cJSON_ArrayForEach(cs, cp_json_getv(status, lists[l], NULL)) {
+      const char *why = cp_json_strv(cs, "state", "waiting", "reason", NULL);
+      if (!is_stuck_reason(why))
+        continue;
       out->state = CP_POD_STUCK;
       cp_str_copy(out->reason, sizeof out->reason, why);
-      cp_str_copy(out->message, sizeof out->message,
-                  cp_json_strv(cs, "state", "waiting", "message", NULL));
+      const char *said = cp_json_strv(cs, "lastState", "terminated", "message", NULL);
+      const char *name = cp_json_strv(cs, "name", NULL);
+      size_t n = said ? strlen(said) : 0;
+      while (n > 0 && (said[n - 1] == '\n' || said[n - 1] == ' '))
+        n--; /* a log tail ends in a newline; the last words say the most */
+      if (n > 180) {
+        said += n - 180;
+        n = 180;
+      }
+      if (n > 0)
+        snprintf(out->message, sizeof out->message, "%s %s: %.*s",
+                 l == 0 ? "init container" : "container", name ? name : "?", (int)n, said);
+      else
+        cp_str_copy(out->message, sizeof out->message,
+                    cp_json_strv(cs, "state", "waiting", "message", NULL));
       return;
     }
   }

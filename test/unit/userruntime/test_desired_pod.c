@@ -179,7 +179,7 @@ static void container_shape(void **state) {
   /* Before the gateway, OpenClaw itself lays the platform's keys over that file, each
    * replaced whole, in the gateway's image. */
   const cJSON *inits = cp_json_getv(spec, "initContainers", NULL);
-  assert_int_equal(cJSON_GetArraySize(inits), 1);
+  assert_int_equal(cJSON_GetArraySize(inits), 2);
   const cJSON *init = cJSON_GetArrayItem(inits, 0);
   assert_string_equal(cp_json_strv(init, "name", NULL), "config");
   assert_string_equal(cp_json_strv(init, "image", NULL), "ghcr.io/openclaw/openclaw@sha256:0123");
@@ -189,6 +189,13 @@ static void container_shape(void **state) {
   assert_non_null(strstr(cmd, "\"--replace-path\",\"gateway.auth\""));
   assert_non_null(strstr(cmd, "\"--replace-path\",\"models.providers.clawplane\""));
   free(cmd);
+  /* Then one request to the model proxy with the runtime's key: a wrong URL or a refused
+   * key stops the pod before the gateway, where the user sees why. */
+  const cJSON *check = cJSON_GetArrayItem(inits, 1);
+  assert_string_equal(cp_json_strv(check, "name", NULL), "model-check");
+  const char *js = cJSON_GetArrayItem(cp_json_getv(check, "command", NULL), 2)->valuestring;
+  assert_non_null(strstr(js, "process.env.OPENAI_BASE_URL"));
+  assert_non_null(strstr(js, "process.env.OPENAI_API_KEY"));
   /* No placement when the profile's is empty. */
   assert_null(cp_json_getv(spec, "nodeSelector", NULL));
   assert_null(cp_json_getv(spec, "tolerations", NULL));

@@ -39,6 +39,20 @@ static void classifies_pods(void **state) {
   assert_string_equal(o.reason, "CrashLoopBackOff");
   assert_string_equal(o.message, "back-off 5m0s");
 
+  /* An init container that keeps failing: the pod is stuck, and the message is what the
+   * container said last (its log tail), not the kubelet's back-off line. */
+  o = observe(
+      "{\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":[{\"name\":"
+      "\"model-check\",\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\","
+      "\"message\":\"back-off 20s\"}},\"lastState\":{\"terminated\":{\"exitCode\":1,"
+      "\"message\":\"model proxy http://x.invalid/v1 unreachable: ENOTFOUND\\n\"}}}],"
+      "\"containerStatuses\":[{\"state\":{\"waiting\":{\"reason\":\"PodInitializing\"}}}]}}");
+  assert_int_equal(o.state, CP_POD_STUCK);
+  assert_string_equal(o.reason, "CrashLoopBackOff");
+  assert_string_equal(o.message,
+                      "init container model-check: model proxy http://x.invalid/v1 unreachable: "
+                      "ENOTFOUND");
+
   o = observe("{\"status\":{\"phase\":\"Pending\",\"containerStatuses\":[{\"state\":{\"waiting\":"
               "{\"reason\":\"ContainerCreating\"}}}]}}");
   assert_int_equal(o.state, CP_POD_STARTING); /* not every waiting reason is a failure */
