@@ -3,7 +3,7 @@
 # under the build dir) against clawplane-modelproxy, which watches runtime Secrets on the
 # local control plane, writes usage to the local PostgreSQL (its own schema), marks
 # UserRuntimes active, and forwards to a real OpenAI-compatible server
-# (test/e2e/modelproxy_upstream.py). The checks themselves are in modelproxy_client.py.
+# (hack/local-model). The checks themselves are in modelproxy_client.py.
 set -euo pipefail
 build=${CP_BUILD_DIR:?}
 src=${CP_SOURCE_DIR:?}
@@ -107,7 +107,7 @@ proxy_pg_url=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.arg
 
 say "upstream and proxy"
 upkey="sk-upstream-$(openssl rand -hex 16)"
-"$venv/bin/python" "$src/test/e2e/modelproxy_upstream.py" --key "$upkey" --slow-seconds 4 \
+"$venv/bin/python" "$src/hack/local-model" --key "$upkey" --slow-seconds 4 \
   >"$logdir/upstream.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 50); do
