@@ -829,7 +829,7 @@ class PodWorker(threading.Thread):
             if "exec" in probe:
                 info = self.shim_info(c)
                 if not info.get("child"):
-                    return False, "container not started"
+                    return None, "container still starting"
                 spec = json.load(open(os.path.join(self.dir, "containers", c.name, "spec.json")))
                 u = spec["user"]
                 cmd = ["nsenter", "-t", str(info["child"]), "-m", "-p", "-n", "-u", "-i", "-r", "-w",
@@ -866,6 +866,9 @@ class PodWorker(threading.Thread):
                 continue
             st["next"] = now + probe.get("periodSeconds", 10)
             ok, msg = self.probe_once(c, probe)
+            if ok is None:  # no verdict yet: try again next round
+                st["next"] = now + 1
+                continue
             if ok:
                 st["succ"] += 1
                 st["fail"] = 0

@@ -41,7 +41,9 @@ fail() {
   exit 1
 }
 
+host_srv=""
 cleanup() {
+  [ -z "$host_srv" ] || kill "$host_srv" 2>/dev/null || true
   kubectl delete ns "$ns" --wait=false >/dev/null 2>&1 || true
   timeout 120 "$rh" down >/dev/null 2>&1 || true
   [ -n "${CP_KEEP_LOGS:-}" ] || rm -rf "$work"
@@ -94,6 +96,14 @@ metadata: {name: claw-config}
 data:
   openclaw.json: |
     {"gateway": {"mode": "local", "bind": "lan", "port": 18789, "auth": {"mode": "token"}}}
+  net.js: |
+    // Answers with the peer's address (or the mounted config on /cfg); tells what the host served.
+    const http = require("http"), fs = require("fs");
+    http.get("http://10.240.7.1:18080/hello.txt", (r) => {
+      let b = ""; r.on("data", (d) => (b += d)); r.on("end", () => console.log("from host: " + b.trim()));
+    }).on("error", (e) => console.log("host unreachable: " + e.message));
+    http.createServer((q, s) => s.end(q.url === "/cfg" ? fs.readFileSync("/etc/openclaw/openclaw.json")
+      : q.socket.remoteAddress)).listen(8080);
 ---
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -227,6 +237,40 @@ absent pod/claw || fail "pod still there"
 ! grep -q "$CLAWPLANE_RUNTIME_STATE_DIR\|/run/netns/$netns " /proc/self/mountinfo || fail "mounts left on the host"
 grep -q "$ns/claw: deleting: SIGTERM" "$CLAWPLANE_RUNTIME_STATE_DIR/runtime-host.log" || fail "no graceful SIGTERM logged"
 ok "kubectl delete pod: SIGTERM, process, netns, veth gone, pod deleted"
+
+say "networking, probes, a changed ConfigMap"
+mkdir -p "$work/www"
+echo "hello-from-host" >"$work/www/hello.txt"
+timeout 600 python3 -m http.server --bind 10.240.7.1 18080 --directory "$work/www" >/dev/null 2>&1 &
+host_srv=$!
+wait_for 10 "host server on the node IP" curl -sf -m 1 http://10.240.7.1:18080/hello.txt
+pod_yaml net ghcr.io/openclaw/openclaw:2026.9.6 '[node, /etc/openclaw/net.js]' gateway-token \
+  '    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+    livenessProbe: {exec: {command: [sh, -c, "test -r /etc/openclaw/net.js"]}, periodSeconds: 2}' |
+  kubectl -n "$ns" apply -f - >/dev/null
+kubectl -n "$ns" wait --for=condition=Ready pod/net --timeout=60s >/dev/null || fail "net pod not Ready (tcpSocket probe)"
+nip=$(jp pod/net '{.status.podIP}')
+peer=$(curl -s -m 5 "http://$nip:8080/")
+[ "${peer#::ffff:}" = 10.240.7.1 ] || fail "the pod sees the host's connection from '$peer', not the node IP"
+wait_for 20 "the pod reached the host's server on the node IP" sh -c "timeout 10 '$rh' logs '$ns/net' | grep -q 'from host: hello-from-host'"
+ok "host -> pod arrives from the node IP; pod -> host service on the node IP answers; tcpSocket readiness"
+sleep 5
+[ "$(jp pod/net '{.status.containerStatuses[0].restartCount}')" = 0 ] || fail "exec liveness probe restarted a healthy container"
+kubectl -n "$ns" patch configmap claw-config --type=merge \
+  -p '{"data":{"openclaw.json":"{\"gateway\": {\"mode\": \"local\", \"port\": 18790}}\n"}}' >/dev/null
+wait_for 60 "the changed ConfigMap in the volume" sh -c "curl -s -m 2 http://$nip:8080/cfg | grep -q 18790"
+ok "exec liveness probe passes; a changed ConfigMap shows in the mounted volume"
+
+pod_yaml liveness ghcr.io/openclaw/openclaw:2026.9.6 '[sh, -c, "sleep 3; touch /tmp/unhealthy; exec sleep 3600"]' gateway-token \
+  '    livenessProbe: {exec: {command: [sh, -c, "test ! -e /tmp/unhealthy"]}, periodSeconds: 1, failureThreshold: 2, terminationGracePeriodSeconds: 2}' |
+  kubectl -n "$ns" apply -f - >/dev/null
+wait_for 60 "restart after failed liveness probe" sh -c "[ \"\$(kubectl -n $ns get pod liveness -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -ge 1 ]"
+kubectl -n "$ns" get events --field-selector involvedObject.name=liveness,reason=Killing -o jsonpath='{.items[*].message}' |
+  grep -q 'failed liveness probe, will be restarted' || fail "no Killing event for the liveness failure"
+[ "$(jp pod/liveness '{.status.containerStatuses[0].lastState.terminated.exitCode}')" = 137 ] ||
+  fail "liveness kill: $(jp pod/liveness '{.status.containerStatuses[0].lastState}')"
+ok "a failing liveness probe kills the container (SIGKILL after the probe's grace period) and restarts it"
+kubectl -n "$ns" delete pod net liveness --timeout=60s >/dev/null || fail "deleting net and liveness"
 
 say "failures"
 pod_yaml crash ghcr.io/openclaw/openclaw:2026.9.6 '[sh, -c, "echo starting up; echo boom: no such thing >&2; exit 1"]' |
