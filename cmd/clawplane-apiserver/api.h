@@ -14,7 +14,7 @@
 #ifndef CP_APISERVER_API_H
 #define CP_APISERVER_API_H
 
-#include "auth/ratelimit.h"
+#include "auth/loginlimit.h"
 #include "auth/token.h"
 #include "core/map.h"
 #include "http/server.h"
@@ -56,7 +56,7 @@ typedef struct api_settings_s {
   long session_ttl_s;
   double session_cache_s;
   double activity_interval_s;
-  double login_per_user_per_min, login_per_client_per_min;
+  double login_per_user_per_min, login_per_user_total_per_min, login_per_client_per_min;
   long max_sse, max_sse_per_user;
   int password_cost;
   int trust_forwarded_for;
@@ -90,7 +90,7 @@ struct api_app_s {
   /* loop-thread state */
   cp_map_t sessions; /* token hash -> api_session_t* */
   cp_map_t activity; /* user -> double* (monotonic time of the last activity write) */
-  cp_ratelimit_t login_user, login_client;
+  cp_login_limit_t login;
   atomic_int schema_ready;
   int shutting_down;
   long inflight; /* queued jobs */

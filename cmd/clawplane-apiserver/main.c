@@ -41,7 +41,9 @@ static void usage(FILE *f) {
       "  --session-cache-seconds S     how long a checked session is trusted without asking\n"
       "                                the database again (0: never) [5]\n"
       "  --activity-interval-seconds S at most one activity write per user per S [60]\n"
-      "  --login-attempts-per-user N   per minute, per username [5]\n"
+      "  --login-attempts-per-user N   per minute, per username and client address [5]\n"
+      "  --login-attempts-per-user-total N  per minute, per username from all addresses\n"
+      "                                (a ceiling, much higher: nobody can lock a user out) [60]\n"
       "  --login-attempts-per-client N per minute, per client address [30]\n"
       "  --max-event-streams N         open SSE streams in all [1000]\n"
       "  --max-event-streams-per-user N  [8]\n"
@@ -71,6 +73,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
     SESSCACHE,
     ACTIVITY,
     LOGINUSER,
+    LOGINUSERTOTAL,
     LOGINCLIENT,
     MAXSSE,
     MAXSSEUSER,
@@ -95,6 +98,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       {"session-cache-seconds", required_argument, 0, SESSCACHE},
       {"activity-interval-seconds", required_argument, 0, ACTIVITY},
       {"login-attempts-per-user", required_argument, 0, LOGINUSER},
+      {"login-attempts-per-user-total", required_argument, 0, LOGINUSERTOTAL},
       {"login-attempts-per-client", required_argument, 0, LOGINCLIENT},
       {"max-event-streams", required_argument, 0, MAXSSE},
       {"max-event-streams-per-user", required_argument, 0, MAXSSEUSER},
@@ -121,6 +125,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
   s->session_cache_s = 5;
   s->activity_interval_s = 60;
   s->login_per_user_per_min = 5;
+  s->login_per_user_total_per_min = 60;
   s->login_per_client_per_min = 30;
   s->max_sse = 1000;
   s->max_sse_per_user = 8;
@@ -159,6 +164,9 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       break;
     case LOGINUSER:
       bad = cp_parse_double(optarg, 1, 1e6, &s->login_per_user_per_min);
+      break;
+    case LOGINUSERTOTAL:
+      bad = cp_parse_double(optarg, 1, 1e6, &s->login_per_user_total_per_min);
       break;
     case LOGINCLIENT:
       bad = cp_parse_double(optarg, 1, 1e6, &s->login_per_client_per_min);
@@ -387,10 +395,8 @@ int main(int argc, char **argv) {
 
   cp_map_init(&a->sessions);
   cp_map_init(&a->activity);
-  cp_ratelimit_init(&a->login_user, a->s.login_per_user_per_min / 60.0, a->s.login_per_user_per_min,
-                    0);
-  cp_ratelimit_init(&a->login_client, a->s.login_per_client_per_min / 60.0,
-                    a->s.login_per_client_per_min, 0);
+  cp_login_limit_init(&a->login, a->s.login_per_client_per_min, a->s.login_per_user_per_min,
+                      a->s.login_per_user_total_per_min);
   rc = setup_metrics(a);
   if (rc == 0)
     rc = cp__api_pool_init(a);
@@ -440,8 +446,7 @@ int main(int argc, char **argv) {
   cp__api_login_page_free();
   cp_map_free(&a->sessions, free);
   cp_map_free(&a->activity, free);
-  cp_ratelimit_free(&a->login_user);
-  cp_ratelimit_free(&a->login_client);
+  cp_login_limit_free(&a->login);
   uv_loop_close(a->loop);
   cp_metrics_free(a->metrics);
   cp_kubeconfig_free(a->kcfg);

@@ -396,6 +396,21 @@ api POST /api/v1/auth/login "" '{"username":"erin","password":"guess-guess"}'
 expect 429 "ninth attempt within a minute"
 [ -n "$(hdr Retry-After)" ] || fail "no Retry-After"
 ok "login attempts per user limited: 429 with Retry-After"
+# A guesser must not lock the owner out: attempts count per (username, client address),
+# under a much higher per-username ceiling. Client A is 127.0.0.1, the owner's client B
+# 127.0.0.2 (another loopback source address, a real second client).
+login_from() { # login_from SOURCE-ADDRESS PASSWORD: sets code
+  code=$(curl -s -o "$tmp/body" -w '%{http_code}' --interface "$1" -H "Content-Type: application/json" \
+    --data-binary "{\"username\":\"carol\",\"password\":\"$2\"}" \
+    "http://127.0.0.1:$port/api/v1/auth/login" || true)
+}
+for i in $(seq 1 12); do login_from 127.0.0.1 guess-guess; done
+[ "$code" = 429 ] || fail "client A after 12 wrong passwords: $code $(cat "$tmp/body")"
+login_from 127.0.0.2 carol-password
+[ "$code" = 200 ] || fail "the owner from client B is locked out by client A's guesses: $code $(cat "$tmp/body")"
+login_from 127.0.0.1 carol-password
+[ "$code" = 429 ] || fail "client A is no longer limited: $code $(cat "$tmp/body")"
+ok "a guesser at client A is limited (429 even with the right password) while the owner at client B logs in"
 
 say "invitations"
 api POST /api/v1/invitations "$root_tok" '{"username":"dave","ttl_hours":1}'
