@@ -17,6 +17,7 @@
 #include "auth/loginlimit.h"
 #include "auth/token.h"
 #include "core/map.h"
+#include "http/forwarded.h"
 #include "http/server.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -60,6 +61,8 @@ typedef struct api_settings_s {
   long max_sse, max_sse_per_user;
   int password_cost;
   int trust_forwarded_for;
+  cp_http_cidr_t trusted_proxies[16]; /* proxies in front of the one that connects to us */
+  size_t ntrusted_proxies;
   double shutdown_grace_s;
 } api_settings_t;
 

@@ -51,7 +51,10 @@ static void usage(FILE *f) {
       "  --runtime-host-suffix SUFFIX  forward-auth: <user>SUFFIX hosts a user's runtime\n"
       "  --default-profile NAME        RuntimeProfile of new runtimes that name none\n"
       "                                [$CLAWPLANE_DEFAULT_PROFILE, the CRD's default]\n"
-      "  --trust-forwarded-for BOOL    take the client address from X-Forwarded-For [false]\n"
+      "  --trust-forwarded-for BOOL    take the client address from X-Forwarded-For: its\n"
+      "                                right-most entry that is not a trusted proxy [false]\n"
+      "  --trusted-proxies LIST        addresses or CIDRs of further proxies in front of\n"
+      "                                the one that connects to us (skipped) [none]\n"
       "  --password-cost LN            scrypt cost 2^LN for new hashes, 10..20 [15]\n"
       "  --shutdown-grace-seconds S    wait for requests in flight at shutdown [10]\n"
       "  --log-level LEVEL             debug, info, warn, error [$CLAWPLANE_LOG_LEVEL, info]\n"
@@ -81,6 +84,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
     HOSTSUFFIX,
     DEFPROFILE,
     TRUSTXFF,
+    TRUSTEDPROXIES,
     PWCOST,
     GRACE,
     LOGLEVEL,
@@ -106,6 +110,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       {"runtime-host-suffix", required_argument, 0, HOSTSUFFIX},
       {"default-profile", required_argument, 0, DEFPROFILE},
       {"trust-forwarded-for", required_argument, 0, TRUSTXFF},
+      {"trusted-proxies", required_argument, 0, TRUSTEDPROXIES},
       {"password-cost", required_argument, 0, PWCOST},
       {"shutdown-grace-seconds", required_argument, 0, GRACE},
       {"log-level", required_argument, 0, LOGLEVEL},
@@ -190,6 +195,11 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       break;
     case TRUSTXFF:
       bad = cp_parse_bool(optarg, &s->trust_forwarded_for);
+      break;
+    case TRUSTEDPROXIES:
+      bad = cp_http_cidr_parse_list(optarg, s->trusted_proxies,
+                                    sizeof s->trusted_proxies / sizeof s->trusted_proxies[0],
+                                    &s->ntrusted_proxies) != 0;
       break;
     case PWCOST:
       bad = cp_parse_long(optarg, 10, 20, &n);
