@@ -12,6 +12,7 @@
 #include "api/body.h"
 #include "core/error.h"
 #include "core/time.h"
+#include "core/utf8.h"
 #include "log/log.h"
 
 #include <stdarg.h>
@@ -410,9 +411,11 @@ void cp__api_on_request(cp_http_request_t *req, void *ud) {
     cp__api_finish(c);
     return;
   }
+  /* stored with sessions and audit rows: PostgreSQL wants valid UTF-8, so keep at most
+   * 256 bytes of it and stop before the first byte that is not (or a cut character) */
   const char *ua = cp_http_header(req, "User-Agent");
   if (ua)
-    c->user_agent = strndup(ua, 256);
+    c->user_agent = strndup(ua, cp_utf8_valid_len(ua, strnlen(ua, 256)));
   if (rt->body) {
     const char *ct = cp_http_header(req, "Content-Type");
     if (!ct || strncasecmp(ct, "application/json", 16) != 0) {

@@ -488,6 +488,39 @@ api GET /api/v1/users/me/usage "$alice"
   fail "usage: $resp"
 ok "quotas: admin sets and resets fields (user_quotas), users read theirs; usage sums usage_records per model"
 
+say "bodies and headers that are not UTF-8"
+# PostgreSQL refuses such bytes: each must be the client's 400, never a 500 from the
+# database (login needs no authentication, so a 500 there is anyone's for the asking).
+bad_utf8() { # bad_utf8 METHOD PATH TOKEN BODY WHAT
+  api "$1" "$2" "$3" "$4"
+  expect 400 "$5"
+  grep -q "not valid UTF-8" <<<"$(errmsg)" || fail "$5: message: $resp"
+}
+bad_utf8 POST /api/v1/auth/login "" "$(printf '{"username":"caf\xe9","password":"guess-guess"}')" \
+  "login, Latin-1 username"
+bad_utf8 POST /api/v1/auth/login "" "$(printf '{"username":"root","password":"\xc0\xafpassword"}')" \
+  "login, overlong password"
+bad_utf8 POST /api/v1/users/me/tokens "$alice" "$(printf '{"name":"cli \xed\xa0\x80"}')" \
+  "token name with a surrogate"
+bad_utf8 PUT /api/v1/users/alice/quota "$root_tok" "$(printf '{"allowed_models":["m\xf4\x90\x80\x80"]}')" \
+  "quota model past U+10FFFF"
+bad_utf8 PUT /api/v1/users/alice/quota "$root_tok" "$(printf '{"allowed_models":["m\xe2\x82"]}')" \
+  "quota model truncated"
+api POST /api/v1/users/me/tokens "$alice" "$(printf '{"name":"caf\xc3\xa9 \xf0\x9f\x90\xbe"}')"
+expect 201 "a token name in valid non-ASCII UTF-8"
+[ "$(js .name)" = "$(printf 'caf\xc3\xa9 \xf0\x9f\x90\xbe')" ] || fail "token name: $resp"
+api DELETE "/api/v1/users/me/tokens/$(js .id)" "$alice"
+expect 200 "revoke the UTF-8 token"
+# The User-Agent is stored with the session: a Latin-1 one, or a long one whose 256-byte
+# cut would split a character, must not turn a correct login into a 500.
+for ua in "$(printf 'agent \xe9')" "$(head -c 255 /dev/zero | tr '\0' a)$(printf '\xc3\xa9')"; do
+  code=$(curl -s -o "$tmp/body" -w '%{http_code}' -A "$ua" -H "Content-Type: application/json" \
+    --data-binary '{"username":"alice","password":"alice-password-2"}' \
+    "http://127.0.0.1:$port/api/v1/auth/login" || true)
+  [ "$code" = 200 ] || fail "login with a non-UTF-8 User-Agent: $code $(cat "$tmp/body")"
+done
+ok "bodies that are not UTF-8: 400 naming it (login, tokens, quotas); valid UTF-8 kept; odd User-Agents harmless"
+
 say "audit log"
 api GET "/api/v1/audit?action=user.disable" "$root_tok"
 expect 200 "audit query"
