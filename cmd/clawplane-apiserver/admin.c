@@ -632,7 +632,7 @@ out:
 
 void cp__api_invite_accept(api_ctx_t *c) {
   long ra = 0;
-  if (cp_ratelimit_take(&c->app->login_client, c->remote, cp_time_mono(), &ra) != 0) {
+  if (cp_ratelimit_take(&c->app->login.client, c->remote, cp_time_mono(), &ra) != 0) {
     cp__api_fail(c, 429, "too many attempts; retry in %ld s", ra);
     snprintf(c->retry_after, sizeof c->retry_after, "%ld", ra);
     cp__api_finish(c);

@@ -14,9 +14,10 @@
 #ifndef CP_APISERVER_API_H
 #define CP_APISERVER_API_H
 
-#include "auth/ratelimit.h"
+#include "auth/loginlimit.h"
 #include "auth/token.h"
 #include "core/map.h"
+#include "http/forwarded.h"
 #include "http/server.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -56,10 +57,12 @@ typedef struct api_settings_s {
   long session_ttl_s;
   double session_cache_s;
   double activity_interval_s;
-  double login_per_user_per_min, login_per_client_per_min;
+  double login_per_user_per_min, login_per_user_total_per_min, login_per_client_per_min;
   long max_sse, max_sse_per_user;
   int password_cost;
   int trust_forwarded_for;
+  cp_http_cidr_t trusted_proxies[16]; /* proxies in front of the one that connects to us */
+  size_t ntrusted_proxies;
   double shutdown_grace_s;
 } api_settings_t;
 
@@ -90,7 +93,7 @@ struct api_app_s {
   /* loop-thread state */
   cp_map_t sessions; /* token hash -> api_session_t* */
   cp_map_t activity; /* user -> double* (monotonic time of the last activity write) */
-  cp_ratelimit_t login_user, login_client;
+  cp_login_limit_t login;
   atomic_int schema_ready;
   int shutting_down;
   long inflight; /* queued jobs */

@@ -12,6 +12,7 @@
 #include "api/body.h"
 #include "core/error.h"
 #include "core/time.h"
+#include "core/utf8.h"
 #include "log/log.h"
 
 #include <stdarg.h>
@@ -321,18 +322,14 @@ static void after_auth(api_ctx_t *c) {
   c->handler(c);
 }
 
-/* The client address without the port ("127.0.0.1", "::1"), or the first
- * X-Forwarded-For entry when trusted. */
+/* The client address without the port ("127.0.0.1", "::1"), or when X-Forwarded-For is
+ * trusted its right-most entry that is not a trusted proxy (http/forwarded.h; the entries
+ * left of it are the client's to forge). */
 static void client_addr(api_ctx_t *c, const cp_http_request_t *req) {
-  const char *xff = c->app->s.trust_forwarded_for ? cp_http_header(req, "X-Forwarded-For") : NULL;
-  if (xff && *xff) {
-    size_t n = strcspn(xff, ", ");
-    if (n >= sizeof c->remote)
-      n = sizeof c->remote - 1;
-    memcpy(c->remote, xff, n);
-    c->remote[n] = '\0';
+  const api_settings_t *s = &c->app->s;
+  if (s->trust_forwarded_for && cp_http_forwarded_for(req, s->trusted_proxies, s->ntrusted_proxies,
+                                                      c->remote, sizeof c->remote) == 0)
     return;
-  }
   const char *r = req->remote ? req->remote : "";
   const char *start = r, *end;
   if (*r == '[') {
@@ -414,9 +411,11 @@ void cp__api_on_request(cp_http_request_t *req, void *ud) {
     cp__api_finish(c);
     return;
   }
+  /* stored with sessions and audit rows: PostgreSQL wants valid UTF-8, so keep at most
+   * 256 bytes of it and stop before the first byte that is not (or a cut character) */
   const char *ua = cp_http_header(req, "User-Agent");
   if (ua)
-    c->user_agent = strndup(ua, 256);
+    c->user_agent = strndup(ua, cp_utf8_valid_len(ua, strnlen(ua, 256)));
   if (rt->body) {
     const char *ct = cp_http_header(req, "Content-Type");
     if (!ct || strncasecmp(ct, "application/json", 16) != 0) {

@@ -111,8 +111,8 @@ void cp__api_login_page_free(void) {
 static void serve(api_ctx_t *c, const char *type, const char *body, size_t len) {
   static const char *const common[] = {
       "Content-Security-Policy",
-      "default-src 'none'; script-src 'self'; connect-src 'self'; form-action 'self'; "
-      "frame-ancestors 'none'; base-uri 'none'",
+      ("default-src 'none'; script-src 'self'; connect-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'"), /* one value: clang's -Wstring-concatenation */
       "X-Frame-Options",
       "DENY",
       "X-Content-Type-Options",

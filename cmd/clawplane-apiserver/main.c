@@ -41,7 +41,9 @@ static void usage(FILE *f) {
       "  --session-cache-seconds S     how long a checked session is trusted without asking\n"
       "                                the database again (0: never) [5]\n"
       "  --activity-interval-seconds S at most one activity write per user per S [60]\n"
-      "  --login-attempts-per-user N   per minute, per username [5]\n"
+      "  --login-attempts-per-user N   per minute, per username and client address [5]\n"
+      "  --login-attempts-per-user-total N  per minute, per username from all addresses\n"
+      "                                (a ceiling, much higher: nobody can lock a user out) [60]\n"
       "  --login-attempts-per-client N per minute, per client address [30]\n"
       "  --max-event-streams N         open SSE streams in all [1000]\n"
       "  --max-event-streams-per-user N  [8]\n"
@@ -49,7 +51,10 @@ static void usage(FILE *f) {
       "  --runtime-host-suffix SUFFIX  forward-auth: <user>SUFFIX hosts a user's runtime\n"
       "  --default-profile NAME        RuntimeProfile of new runtimes that name none\n"
       "                                [$CLAWPLANE_DEFAULT_PROFILE, the CRD's default]\n"
-      "  --trust-forwarded-for BOOL    take the client address from X-Forwarded-For [false]\n"
+      "  --trust-forwarded-for BOOL    take the client address from X-Forwarded-For: its\n"
+      "                                right-most entry that is not a trusted proxy [false]\n"
+      "  --trusted-proxies LIST        addresses or CIDRs of further proxies in front of\n"
+      "                                the one that connects to us (skipped) [none]\n"
       "  --password-cost LN            scrypt cost 2^LN for new hashes, 10..20 [15]\n"
       "  --shutdown-grace-seconds S    wait for requests in flight at shutdown [10]\n"
       "  --log-level LEVEL             debug, info, warn, error [$CLAWPLANE_LOG_LEVEL, info]\n"
@@ -71,6 +76,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
     SESSCACHE,
     ACTIVITY,
     LOGINUSER,
+    LOGINUSERTOTAL,
     LOGINCLIENT,
     MAXSSE,
     MAXSSEUSER,
@@ -78,6 +84,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
     HOSTSUFFIX,
     DEFPROFILE,
     TRUSTXFF,
+    TRUSTEDPROXIES,
     PWCOST,
     GRACE,
     LOGLEVEL,
@@ -95,6 +102,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       {"session-cache-seconds", required_argument, 0, SESSCACHE},
       {"activity-interval-seconds", required_argument, 0, ACTIVITY},
       {"login-attempts-per-user", required_argument, 0, LOGINUSER},
+      {"login-attempts-per-user-total", required_argument, 0, LOGINUSERTOTAL},
       {"login-attempts-per-client", required_argument, 0, LOGINCLIENT},
       {"max-event-streams", required_argument, 0, MAXSSE},
       {"max-event-streams-per-user", required_argument, 0, MAXSSEUSER},
@@ -102,6 +110,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       {"runtime-host-suffix", required_argument, 0, HOSTSUFFIX},
       {"default-profile", required_argument, 0, DEFPROFILE},
       {"trust-forwarded-for", required_argument, 0, TRUSTXFF},
+      {"trusted-proxies", required_argument, 0, TRUSTEDPROXIES},
       {"password-cost", required_argument, 0, PWCOST},
       {"shutdown-grace-seconds", required_argument, 0, GRACE},
       {"log-level", required_argument, 0, LOGLEVEL},
@@ -121,6 +130,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
   s->session_cache_s = 5;
   s->activity_interval_s = 60;
   s->login_per_user_per_min = 5;
+  s->login_per_user_total_per_min = 60;
   s->login_per_client_per_min = 30;
   s->max_sse = 1000;
   s->max_sse_per_user = 8;
@@ -160,6 +170,9 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
     case LOGINUSER:
       bad = cp_parse_double(optarg, 1, 1e6, &s->login_per_user_per_min);
       break;
+    case LOGINUSERTOTAL:
+      bad = cp_parse_double(optarg, 1, 1e6, &s->login_per_user_total_per_min);
+      break;
     case LOGINCLIENT:
       bad = cp_parse_double(optarg, 1, 1e6, &s->login_per_client_per_min);
       break;
@@ -182,6 +195,11 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       break;
     case TRUSTXFF:
       bad = cp_parse_bool(optarg, &s->trust_forwarded_for);
+      break;
+    case TRUSTEDPROXIES:
+      bad = cp_http_cidr_parse_list(optarg, s->trusted_proxies,
+                                    sizeof s->trusted_proxies / sizeof s->trusted_proxies[0],
+                                    &s->ntrusted_proxies) != 0;
       break;
     case PWCOST:
       bad = cp_parse_long(optarg, 10, 20, &n);
@@ -387,10 +405,8 @@ int main(int argc, char **argv) {
 
   cp_map_init(&a->sessions);
   cp_map_init(&a->activity);
-  cp_ratelimit_init(&a->login_user, a->s.login_per_user_per_min / 60.0, a->s.login_per_user_per_min,
-                    0);
-  cp_ratelimit_init(&a->login_client, a->s.login_per_client_per_min / 60.0,
-                    a->s.login_per_client_per_min, 0);
+  cp_login_limit_init(&a->login, a->s.login_per_client_per_min, a->s.login_per_user_per_min,
+                      a->s.login_per_user_total_per_min);
   rc = setup_metrics(a);
   if (rc == 0)
     rc = cp__api_pool_init(a);
@@ -440,8 +456,7 @@ int main(int argc, char **argv) {
   cp__api_login_page_free();
   cp_map_free(&a->sessions, free);
   cp_map_free(&a->activity, free);
-  cp_ratelimit_free(&a->login_user);
-  cp_ratelimit_free(&a->login_client);
+  cp_login_limit_free(&a->login);
   uv_loop_close(a->loop);
   cp_metrics_free(a->metrics);
   cp_kubeconfig_free(a->kcfg);

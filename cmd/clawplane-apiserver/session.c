@@ -307,13 +307,7 @@ void cp__api_login(api_ctx_t *c) {
   const cJSON *u = cJSON_GetObjectItemCaseSensitive(c->body, "username");
   const char *user = cJSON_IsString(u) ? u->valuestring : "";
   long ra = 0;
-  char key[API_NAME_MAX + 8];
-  snprintf(key, sizeof key, "u:%.63s", user);
-  double now = cp_time_mono();
-  int rc = cp_ratelimit_take(&a->login_client, c->remote, now, &ra);
-  if (rc == 0)
-    rc = cp_ratelimit_take(&a->login_user, key, now, &ra);
-  if (rc != 0) {
+  if (cp_login_limit_take(&a->login, user, c->remote, cp_time_mono(), &ra) != 0) {
     cp_counter_add(a->m_logins, CP_LABELS("throttled"), 1);
     cp__api_fail(c, 429, "too many login attempts; retry in %ld s", ra);
     snprintf(c->retry_after, sizeof c->retry_after, "%ld", ra);

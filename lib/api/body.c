@@ -8,6 +8,7 @@
 
 #include "auth/password.h"
 #include "core/error.h"
+#include "core/utf8.h"
 #include "kube/quantity.h"
 
 #include <errno.h>
@@ -55,6 +56,10 @@ int cp_api_body_parse(const char *body, size_t len, cJSON **out, char *err, size
     return fail(err, errlen, CP_ETOOBIG, "request body is larger than %d bytes", CP_API_MAX_BODY);
   if (memchr(body, '\0', len))
     return fail(err, errlen, CP_EPARSE, "request body is not valid JSON");
+  size_t ok = cp_utf8_valid_len(body, len);
+  if (ok != len)
+    return fail(err, errlen, CP_EPARSE,
+                "request body is not valid UTF-8 (invalid sequence at byte %zu)", ok);
   if (has_nul_escape(body, len))
     return fail(err, errlen, CP_EINVAL, "strings must not contain NUL characters (\\u0000)");
   const char *end = NULL;

@@ -18,9 +18,10 @@
 /* Largest request body any endpoint accepts. */
 #define CP_API_MAX_BODY (64 * 1024)
 
-/* Parses a request body: must be a JSON object of at most CP_API_MAX_BODY bytes. Returns
- * 0 and *out (caller frees with cJSON_Delete), or CP_EPARSE / CP_ETOOBIG / CP_EINVAL (not
- * an object) with err set. An empty body is CP_EINVAL ("a JSON body is required"). */
+/* Parses a request body: must be a JSON object of at most CP_API_MAX_BODY bytes, in valid
+ * UTF-8 (core/utf8.h). Returns 0 and *out (caller frees with cJSON_Delete), or CP_EPARSE
+ * (not JSON, not UTF-8) / CP_ETOOBIG / CP_EINVAL (not an object) with err set. An empty
+ * body is CP_EINVAL ("a JSON body is required"). */
 int cp_api_body_parse(const char *body, size_t len, cJSON **out, char *err, size_t errlen);
 
 /* 1 when s is a valid username: a DNS-1123 label that starts with a letter (so it can

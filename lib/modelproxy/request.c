@@ -2,6 +2,7 @@
  * fields the proxy acts on, rewrite those in the tree, print unformatted. */
 #include "modelproxy/request.h"
 #include "core/error.h"
+#include "core/utf8.h"
 #include "json/json.h"
 
 #include <stdio.h>
@@ -49,6 +50,10 @@ int cp_mp_request_parse(const char *body, size_t len, size_t max, cp_mp_api_t ap
   int rc = cp_json_parse(body, len, max, &r);
   if (rc == CP_ETOOBIG)
     return fail(rc, err, errlen, "the request body is too large");
+  if (rc == 0 && cp_utf8_valid_len(body, len) != len) {
+    cJSON_Delete(r);
+    return fail(CP_EPARSE, err, errlen, "the request body is not valid UTF-8");
+  }
   if (rc != 0)
     return fail(CP_EPARSE, err, errlen, "the request body is not valid JSON");
   cp_mp_request_t q = {0};

@@ -38,9 +38,10 @@ int cp_mp_api_from_path(const char *path, cp_mp_api_t *out);
 const char *cp_mp_api_path(cp_mp_api_t api);
 
 /* Parses len bytes of a request body for api (at most max bytes). Returns 0 with *root
- * (the caller owns it) and *req filled, or CP_ETOOBIG, CP_EPARSE (not a JSON object) or
- * CP_EINVAL (model missing or not a non-empty string shorter than CP_MP_MODEL_MAX,
- * "stream" or "stream_options" of the wrong type); err gets a sentence for the client. */
+ * (the caller owns it) and *req filled, or CP_ETOOBIG, CP_EPARSE (not a JSON object, or
+ * not valid UTF-8: core/utf8.h) or CP_EINVAL (model missing or not a non-empty string
+ * shorter than CP_MP_MODEL_MAX, "stream" or "stream_options" of the wrong type); err gets
+ * a sentence for the client. */
 int cp_mp_request_parse(const char *body, size_t len, size_t max, cp_mp_api_t api, cJSON **root,
                         cp_mp_request_t *req, char *err, size_t errlen);
 

@@ -396,6 +396,21 @@ api POST /api/v1/auth/login "" '{"username":"erin","password":"guess-guess"}'
 expect 429 "ninth attempt within a minute"
 [ -n "$(hdr Retry-After)" ] || fail "no Retry-After"
 ok "login attempts per user limited: 429 with Retry-After"
+# A guesser must not lock the owner out: attempts count per (username, client address),
+# under a much higher per-username ceiling. Client A is 127.0.0.1, the owner's client B
+# 127.0.0.2 (another loopback source address, a real second client).
+login_from() { # login_from SOURCE-ADDRESS PASSWORD: sets code
+  code=$(curl -s -o "$tmp/body" -w '%{http_code}' --interface "$1" -H "Content-Type: application/json" \
+    --data-binary "{\"username\":\"carol\",\"password\":\"$2\"}" \
+    "http://127.0.0.1:$port/api/v1/auth/login" || true)
+}
+for i in $(seq 1 12); do login_from 127.0.0.1 guess-guess; done
+[ "$code" = 429 ] || fail "client A after 12 wrong passwords: $code $(cat "$tmp/body")"
+login_from 127.0.0.2 carol-password
+[ "$code" = 200 ] || fail "the owner from client B is locked out by client A's guesses: $code $(cat "$tmp/body")"
+login_from 127.0.0.1 carol-password
+[ "$code" = 429 ] || fail "client A is no longer limited: $code $(cat "$tmp/body")"
+ok "a guesser at client A is limited (429 even with the right password) while the owner at client B logs in"
 
 say "invitations"
 api POST /api/v1/invitations "$root_tok" '{"username":"dave","ttl_hours":1}'
@@ -472,6 +487,39 @@ api GET /api/v1/users/me/usage "$alice"
 [ "$(js '.total.requests')/$(js '.total.prompt_tokens')/$(js '.by_model[0].completion_tokens')/$(js .quota.monthly_token_budget)" = "2/11/22/100000" ] ||
   fail "usage: $resp"
 ok "quotas: admin sets and resets fields (user_quotas), users read theirs; usage sums usage_records per model"
+
+say "bodies and headers that are not UTF-8"
+# PostgreSQL refuses such bytes: each must be the client's 400, never a 500 from the
+# database (login needs no authentication, so a 500 there is anyone's for the asking).
+bad_utf8() { # bad_utf8 METHOD PATH TOKEN BODY WHAT
+  api "$1" "$2" "$3" "$4"
+  expect 400 "$5"
+  grep -q "not valid UTF-8" <<<"$(errmsg)" || fail "$5: message: $resp"
+}
+bad_utf8 POST /api/v1/auth/login "" "$(printf '{"username":"caf\xe9","password":"guess-guess"}')" \
+  "login, Latin-1 username"
+bad_utf8 POST /api/v1/auth/login "" "$(printf '{"username":"root","password":"\xc0\xafpassword"}')" \
+  "login, overlong password"
+bad_utf8 POST /api/v1/users/me/tokens "$alice" "$(printf '{"name":"cli \xed\xa0\x80"}')" \
+  "token name with a surrogate"
+bad_utf8 PUT /api/v1/users/alice/quota "$root_tok" "$(printf '{"allowed_models":["m\xf4\x90\x80\x80"]}')" \
+  "quota model past U+10FFFF"
+bad_utf8 PUT /api/v1/users/alice/quota "$root_tok" "$(printf '{"allowed_models":["m\xe2\x82"]}')" \
+  "quota model truncated"
+api POST /api/v1/users/me/tokens "$alice" "$(printf '{"name":"caf\xc3\xa9 \xf0\x9f\x90\xbe"}')"
+expect 201 "a token name in valid non-ASCII UTF-8"
+[ "$(js .name)" = "$(printf 'caf\xc3\xa9 \xf0\x9f\x90\xbe')" ] || fail "token name: $resp"
+api DELETE "/api/v1/users/me/tokens/$(js .id)" "$alice"
+expect 200 "revoke the UTF-8 token"
+# The User-Agent is stored with the session: a Latin-1 one, or a long one whose 256-byte
+# cut would split a character, must not turn a correct login into a 500.
+for ua in "$(printf 'agent \xe9')" "$(head -c 255 /dev/zero | tr '\0' a)$(printf '\xc3\xa9')"; do
+  code=$(curl -s -o "$tmp/body" -w '%{http_code}' -A "$ua" -H "Content-Type: application/json" \
+    --data-binary '{"username":"alice","password":"alice-password-2"}' \
+    "http://127.0.0.1:$port/api/v1/auth/login" || true)
+  [ "$code" = 200 ] || fail "login with a non-UTF-8 User-Agent: $code $(cat "$tmp/body")"
+done
+ok "bodies that are not UTF-8: 400 naming it (login, tokens, quotas); valid UTF-8 kept; odd User-Agents harmless"
 
 say "audit log"
 api GET "/api/v1/audit?action=user.disable" "$root_tok"

@@ -10,6 +10,7 @@
 #include "api/body.h"
 #include "api/runtime.h"
 #include "auth/password.h"
+#include "core/utf8.h"
 
 static void check(int cond) {
   if (!cond)
@@ -24,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   check(cJSON_IsObject(body));
+  check(cp_utf8_valid_len((const char *)data, size) == size); /* never a PostgreSQL error */
 
   cp_api_login_t l;
   if (cp_api_parse_login(body, &l, err, sizeof err) == 0)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "modelproxy/request.h"
 #include "modelproxy/usage.h"
 
@@ -19,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cp_mp_request_t rq;
   char err[128];
   if (cp_mp_request_parse(body, len, 1 << 20, api, &root, &rq, err, sizeof err) == 0) {
-    if (!rq.model[0] || strlen(rq.model) >= CP_MP_MODEL_MAX)
+    if (!rq.model[0] || strlen(rq.model) >= CP_MP_MODEL_MAX || cp_utf8_valid_len(body, len) != len)
       abort();
     char *out = NULL;
     size_t n = 0;

@@ -45,6 +45,37 @@ static void bodies_must_be_objects(void **state) {
   assert_ptr_equal(j, (cJSON *)0x1);
 }
 
+/* PostgreSQL refuses bytes that are not UTF-8: a body holding them is the client's error
+ * (400 naming the offset), never a database error. */
+static void bodies_must_be_utf8(void **state) {
+  (void)state;
+  static const char *const bad[] = {
+      "{\"username\":\"caf\xe9\"}",              /* Latin-1 */
+      "{\"password\":\"\xc0\xafpassword\"}",     /* overlong '/' */
+      "{\"name\":\"\xed\xa0\x80\"}",             /* a surrogate */
+      "{\"name\":\"\xf4\x90\x80\x80\"}",         /* past U+10FFFF */
+      "{\"name\":\"x\"}\xe2\x82",                /* truncated, after the object */
+      "{\"allowed_models\":[\"\xf0\x9f\x90\"]}", /* truncated inside a string */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    cJSON *j = (cJSON *)0x1;
+    char err[128] = "";
+    assert_int_equal(cp_api_body_parse(bad[i], strlen(bad[i]), &j, err, sizeof err), CP_EPARSE);
+    assert_non_null(strstr(err, "not valid UTF-8"));
+    assert_ptr_equal(j, (cJSON *)0x1);
+  }
+  char err[128];
+  cJSON *j = NULL;
+  const char *first = "{\"username\":\"caf\xe9\"}";
+  assert_int_equal(cp_api_body_parse(first, strlen(first), &j, err, sizeof err), CP_EPARSE);
+  assert_non_null(strstr(err, "byte 16"));
+  const char *good = "{\"name\":\"\xc3\xa9t\xc3\xa9 \xf0\x9f\x90\xbe\"}";
+  j = parse(good);
+  assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "name")->valuestring,
+                      "\xc3\xa9t\xc3\xa9 \xf0\x9f\x90\xbe");
+  cJSON_Delete(j);
+}
+
 static void trailing_blanks_are_fine(void **state) {
   (void)state;
   cJSON *j = NULL;
@@ -277,6 +308,7 @@ static void queries(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(bodies_must_be_objects),
+      cmocka_unit_test(bodies_must_be_utf8),
       cmocka_unit_test(trailing_blanks_are_fine),
       cmocka_unit_test(names),
       cmocka_unit_test(login_and_password_change),

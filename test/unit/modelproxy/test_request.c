@@ -101,6 +101,35 @@ static void bad_bodies(void **state) {
   assert_int_equal(parse(big, CP_MP_API_CHAT, &root, &rq), CP_ETOOBIG);
 }
 
+/* Bytes that are not UTF-8 are the client's error (400), anywhere in the body: the proxy
+ * would otherwise forward them upstream and record the model name in PostgreSQL. */
+static void bodies_must_be_utf8(void **state) {
+  (void)state;
+  static const char *const bad[] = {
+      "{\"model\":\"m\xe9\"}",                                       /* Latin-1 */
+      "{\"model\":\"m\",\"messages\":[{\"content\":\"\xc0\x80\"}]}", /* overlong */
+      "{\"model\":\"m\",\"prompt\":\"\xed\xbf\xbf\"}",               /* a surrogate */
+      "{\"model\":\"m\",\"prompt\":\"\xf7\xbf\xbf\xbf\"}",           /* past U+10FFFF */
+      "{\"model\":\"m\",\"prompt\":\"\xe2\x82\"}",                   /* truncated */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    cJSON *root = (cJSON *)1;
+    cp_mp_request_t rq;
+    char err[128] = "";
+    assert_int_equal(cp_mp_request_parse(bad[i], strlen(bad[i]), 4096, CP_MP_API_CHAT, &root, &rq,
+                                         err, sizeof err),
+                     CP_EPARSE);
+    assert_non_null(strstr(err, "not valid UTF-8"));
+    assert_ptr_equal(root, (cJSON *)1);
+  }
+  cJSON *root = NULL;
+  cp_mp_request_t rq;
+  assert_int_equal(parse("{\"model\":\"m\",\"prompt\":\"\xc3\xa9t\xc3\xa9 \xf0\x9f\x90\xbe\"}",
+                         CP_MP_API_CHAT, &root, &rq),
+                   0);
+  cJSON_Delete(root);
+}
+
 static void openai_shapes(void **state) {
   (void)state;
   char *e = cp_mp_error_json("insufficient_quota", "insufficient_quota", "say \"no\"");
@@ -123,6 +152,7 @@ int main(void) {
       cmocka_unit_test(stream_gets_include_usage),
       cmocka_unit_test(client_usage_request_and_non_streams),
       cmocka_unit_test(bad_bodies),
+      cmocka_unit_test(bodies_must_be_utf8),
       cmocka_unit_test(openai_shapes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
