@@ -9,12 +9,16 @@
 #
 # It runs its own runtime host instance (own state dir, node, IP range, name prefix and
 # pool), so it neither disturbs nor is disturbed by a developer's. Needs root.
+# CP_KEEP_LOGS=1 keeps the runtime host's log ($CLAWPLANE_RUNTIME_STATE_DIR/runtime-host.log).
 set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "FAIL: the runtime host needs root (network namespaces, mounts)" >&2; exit 1; }
 src=${CP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 suffix=$$
 ns=e2e-rh-$suffix
 work=$(mktemp -d /tmp/clawplane-e2e-rh.XXXXXX)
-export CLAWPLANE_RUNTIME_STATE_DIR="$work/runtime-host"
+# A fixed state dir: a run killed before its trap ran leaves nothing the next run's
+# first `down` does not remove.
+export CLAWPLANE_RUNTIME_STATE_DIR="${CLAWPLANE_CLUSTER_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/clawplane/cluster}/runtime-host-e2e"
 export CLAWPLANE_RUNTIME_NODE=clawplane-rh-e2e
 export CLAWPLANE_RUNTIME_NODE_IP=10.240.7.1
 export CLAWPLANE_RUNTIME_POD_CIDR=10.247.0.0/24
@@ -46,6 +50,7 @@ cleanup() {
   [ -z "$host_srv" ] || kill "$host_srv" 2>/dev/null || true
   kubectl delete ns "$ns" --wait=false >/dev/null 2>&1 || true
   timeout 120 "$rh" down >/dev/null 2>&1 || true
+kubectl delete ns -l clawplane-e2e=runtime-host --wait=false >/dev/null 2>&1 || true # a killed run's
   [ -n "${CP_KEEP_LOGS:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -74,6 +79,8 @@ if [ -z "${CLAWPLANE_NODE:-}" ] || [ -z "${CLAWPLANE_OPENCLAW_DIR:-}" ]; then
 fi
 
 say "runtime host up"
+timeout 120 "$rh" down >/dev/null 2>&1 || true
+kubectl delete ns -l clawplane-e2e=runtime-host --wait=false >/dev/null 2>&1 || true # a killed run's
 timeout 120 "$rh" up || fail "hack/runtime-host up failed"
 timeout 60 "$rh" up 2>/dev/null || fail "a second up failed (it must be idempotent)"
 [ "$(kubectl get node "$node" -o jsonpath='{.metadata.labels.clawplane\.io/runtime-host}')" = e2e ] || fail "node label"
@@ -86,7 +93,7 @@ ok "node $node Ready with its label, taint, podCIDR, InternalIP and Lease; up is
 
 say "a restricted OpenClaw pod"
 kubectl create ns "$ns" >/dev/null
-kubectl label ns "$ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
+kubectl label ns "$ns" pod-security.kubernetes.io/enforce=restricted clawplane-e2e=runtime-host >/dev/null
 token=e2e-token-$suffix-$RANDOM$RANDOM
 kubectl -n "$ns" create secret generic claw-credentials --from-literal=gateway-token="$token" >/dev/null
 kubectl -n "$ns" apply -f - >/dev/null <<EOF
