@@ -149,7 +149,7 @@ void cp_desired_effective_free(cp_desired_effective_t *e);
 
 /* The Pod N. Effective settings as above; env = HOME, the merged user env, NODE_OPTIONS
  * (--max-old-space-size = 75% of the memory limit in MiB, rounded down; omitted without
- * a memory limit or below 1 MiB), OPENCLAW_GATEWAY_TOKEN and the model key from Secret
+ * a memory limit or below 1 MiB), OPENCLAW_GATEWAY_PASSWORD and the model key from Secret
  * N-credentials, the model base URL. metadata.annotations[clawplane.io/spec-hash] is
  * the hex SHA-256 of the unformatted printed spec. Returns 0 and *out (caller frees with
  * cJSON_Delete), or a CP_E* code with err set. */

@@ -10,10 +10,15 @@
  * What the official image needs to start with a read-only root filesystem: WORKDIR /app
  * (set explicitly, so another image's WORKDIR cannot change what runs), a writable HOME
  * (an emptyDir: npm, caches and the CLI write there), /tmp (an emptyDir: OpenClaw logs to
- * /tmp/openclaw), and the state directory ~/.openclaw on the user's volume, which also
- * holds the live openclaw.json. The init container `config` runs OpenClaw's own
- * `config patch` to lay the platform's keys over that file before the gateway starts
- * (why, in desired_config.c); it shares the gateway's image, env, mounts and limits.
+ * /tmp/openclaw), and the state directory on the user's volume, which also holds the live
+ * openclaw.json and the agent's workspace. The volume is mounted at /data and the state
+ * directory is /data/openclaw, a directory OpenClaw makes itself, never the volume's root:
+ * a volume's root belongs to root (the kubelet only gives its group to fsGroup), and
+ * OpenClaw narrows the permissions of its state directory at start (chmod 700), which
+ * only the owner may do ("EPERM: operation not permitted, fchmod", tried on a real one). The init
+ * container `config` runs OpenClaw's own `config patch` to lay the platform's keys over that file
+ * before the gateway starts (why, in desired_config.c); it shares the gateway's image, env, mounts
+ * and limits.
  *
  * Secrets reach the containers only through secretKeyRef to the runtime's own Secret: the
  * spec, and therefore the hash and anything that prints it, never holds a token.
@@ -29,7 +34,8 @@
 
 #define UID 1000
 #define HOME_DIR "/home/node"
-#define STATE_DIR HOME_DIR "/.openclaw"
+#define DATA_DIR "/data"
+#define STATE_DIR DATA_DIR "/openclaw"
 #define CONFIG_DIR "/etc/clawplane/openclaw"
 #define APP_DIR "/app"
 
@@ -124,7 +130,10 @@ static void common_env(cJSON *env, const cp__desired_ident_t *id, const cp_desir
     snprintf(node_opts, sizeof(node_opts), "--max-old-space-size=%lld", (long long)mib);
     env_literal(env, "NODE_OPTIONS", node_opts, ok);
   }
-  env_secret(env, "OPENCLAW_GATEWAY_TOKEN", secret, CP_DESIRED_KEY_GATEWAY, ok);
+  /* The gateway secret as a password, not a token: OpenClaw refuses to start with a token
+   * beside trusted-proxy auth ("mutually exclusive"), while a password is what it lets
+   * callers inside the pod (loopback, no proxy headers) use next to the proxy. */
+  env_secret(env, "OPENCLAW_GATEWAY_PASSWORD", secret, CP_DESIRED_KEY_GATEWAY, ok);
   env_literal(env, o->model_url_env, e->model_url, ok);
   env_secret(env, o->model_key_env, secret, CP_DESIRED_KEY_MODELPROXY, ok);
 }
@@ -133,7 +142,7 @@ static void common_mounts(cJSON *c, bool *ok) {
   cJSON *mounts = cp__dj_arr(c, "volumeMounts", ok);
   mount(mounts, "tmp", "/tmp", ok);
   mount(mounts, "home", HOME_DIR, ok);
-  mount(mounts, "state", STATE_DIR, ok);
+  mount(mounts, "state", DATA_DIR, ok);
   cJSON *m = cp__dj_obj(mounts, NULL, ok);
   cp__dj_str(m, "name", "config", ok);
   cp__dj_str(m, "mountPath", CONFIG_DIR, ok);

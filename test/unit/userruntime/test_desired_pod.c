@@ -142,11 +142,11 @@ static void container_shape(void **state) {
   assert_string_equal(cp_json_strv(c, "livenessProbe", "httpGet", "path", NULL), "/healthz");
   assert_string_equal(cp_json_strv(c, "resources", "limits", "memory", NULL), "2Gi");
   assert_string_equal(cp_json_strv(c, "resources", "requests", "cpu", NULL), "250m");
-  /* Mounts: /tmp and HOME are emptyDirs, ~/.openclaw the PVC alice-state, the platform's
+  /* Mounts: /tmp and HOME are emptyDirs, /data the PVC alice-state, the platform's
    * configuration the ConfigMap alice-openclaw, read-only. */
   static const char *const want[][2] = {{"/tmp", "emptyDir"},
                                         {"/home/node", "emptyDir"},
-                                        {"/home/node/.openclaw", "pvc"},
+                                        {"/data", "pvc"},
                                         {"/etc/clawplane/openclaw", "configMap"}};
   for (size_t i = 0; i < 4; i++) {
     const cJSON *m, *found = NULL;
@@ -173,9 +173,9 @@ static void container_shape(void **state) {
   }
   /* The live configuration is on the user's volume, so their own settings survive. */
   assert_string_equal(cp_json_strv(env_named(p, "OPENCLAW_CONFIG_PATH"), "value", NULL),
-                      "/home/node/.openclaw/openclaw.json");
+                      "/data/openclaw/openclaw.json");
   assert_string_equal(cp_json_strv(env_named(p, "OPENCLAW_STATE_DIR"), "value", NULL),
-                      "/home/node/.openclaw");
+                      "/data/openclaw");
   /* Before the gateway, OpenClaw itself lays the platform's keys over that file, each
    * replaced whole, in the gateway's image. */
   const cJSON *inits = cp_json_getv(spec, "initContainers", NULL);
@@ -207,7 +207,7 @@ static void env_carries_no_provider_key(void **state) {
   fx_t *f = *state;
   fx_spec(f->ur, "env", "[{\"name\":\"TZ\",\"value\":\"Europe/Paris\"}]");
   cJSON *p = pod(f, NULL);
-  const cJSON *gw = env_named(p, "OPENCLAW_GATEWAY_TOKEN");
+  const cJSON *gw = env_named(p, "OPENCLAW_GATEWAY_PASSWORD");
   assert_non_null(gw);
   assert_null(cp_json_getv(gw, "value", NULL));
   assert_string_equal(cp_json_strv(gw, "valueFrom", "secretKeyRef", "name", NULL),
@@ -246,7 +246,7 @@ static void env_carries_no_provider_key(void **state) {
   cJSON_ArrayForEach(e, list) {
     if (strcmp(cp_json_strv(e, "name", NULL), "TZ") == 0)
       tz = i;
-    if (strcmp(cp_json_strv(e, "name", NULL), "OPENCLAW_GATEWAY_TOKEN") == 0)
+    if (strcmp(cp_json_strv(e, "name", NULL), "OPENCLAW_GATEWAY_PASSWORD") == 0)
       tok = i;
     i++;
   }
