@@ -957,7 +957,7 @@ class PodWorker(threading.Thread):
     # --- status -----------------------------------------------------------------------
 
     def container_status(self, c):
-        st = {"name": c.name, "image": c.spec["image"], "imageID": "", "ready": c.ready,
+        st = {"name": c.name, "image": c.spec["image"], "imageID": "", "ready": c.ready or c.done,
               "restartCount": c.restart_count, "started": bool(c.alive() and c.started)}
         if c.cid and (c.alive() or c.term):
             st["containerID"] = c.cid

@@ -109,6 +109,8 @@ data:
     http.get("http://10.240.7.1:18080/hello.txt", (r) => {
       let b = ""; r.on("data", (d) => (b += d)); r.on("end", () => console.log("from host: " + b.trim()));
     }).on("error", (e) => console.log("host unreachable: " + e.message));
+    require("https").get("https://10.240.7.1:10250/healthz", { rejectUnauthorized: false },
+      (r) => console.log("kubelet API from the pod: " + r.statusCode)).on("error", (e) => console.log("kubelet API: " + e.message));
     http.createServer((q, s) => s.end(q.url === "/cfg" ? fs.readFileSync("/etc/openclaw/openclaw.json")
       : q.socket.remoteAddress)).listen(8080);
 ---
@@ -261,6 +263,9 @@ peer=$(curl -s -m 5 "http://$nip:8080/")
 [ "${peer#::ffff:}" = 10.240.7.1 ] || fail "the pod sees the host's connection from '$peer', not the node IP"
 wait_for 20 "the pod reached the host's server on the node IP" sh -c "timeout 10 '$rh' logs '$ns/net' | grep -q 'from host: hello-from-host'"
 ok "host -> pod arrives from the node IP; pod -> host service on the node IP answers; tcpSocket readiness"
+kubectl -n "$ns" logs net --tail=5 | grep -q 'from host: hello-from-host' || fail "kubectl logs: $(kubectl -n "$ns" logs net 2>&1)"
+wait_for 10 "the kubelet API refuses pods" sh -c "kubectl -n $ns logs net | grep -q 'kubelet API from the pod: 403'"
+ok "kubectl logs reads the container's output through the runtime host's kubelet API, which refuses pods"
 sleep 5
 [ "$(jp pod/net '{.status.containerStatuses[0].restartCount}')" = 0 ] || fail "exec liveness probe restarted a healthy container"
 kubectl -n "$ns" patch configmap claw-config --type=merge \
