@@ -8,7 +8,8 @@
          and the default route via the node IP
 
 so the host reaches <podIP>:<port> for real, the pod sees connections from the node IP,
-and the pod reaches whatever on the host listens on the node IP (or 0.0.0.0). IPs come
+the pod reaches whatever on the host listens on the node IP (or 0.0.0.0), and pods reach
+each other (forwarding is enabled on the pods' veths only). IPs come
 from the pod CIDR; each allocation is a file <ipam>/<ip> holding the pod UID."""
 
 import ipaddress
@@ -86,6 +87,10 @@ class Network:
         ip("-n", netns, "addr", "replace", pod_ip + "/32", "dev", "eth0")
         ip("-n", netns, "link", "set", "eth0", "up")
         ip("link", "set", veth, "up")
+        # Forwarding on this veth only (not the machine's ip_forward): pod-to-pod traffic
+        # is routed by the host; traffic to elsewhere leaves unNATed and gets no answer.
+        with open("/proc/sys/net/ipv4/conf/%s/forwarding" % veth, "w") as f:
+            f.write("1")
         ip("-n", netns, "route", "replace", self.node_ip, "dev", "eth0", "scope", "link")
         ip("-n", netns, "route", "replace", "default", "via", self.node_ip, "dev", "eth0")
         ip("route", "replace", pod_ip + "/32", "dev", veth, "src", self.node_ip)

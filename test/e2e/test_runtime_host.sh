@@ -263,6 +263,13 @@ peer=$(curl -s -m 5 "http://$nip:8080/")
 [ "${peer#::ffff:}" = 10.240.7.1 ] || fail "the pod sees the host's connection from '$peer', not the node IP"
 wait_for 20 "the pod reached the host's server on the node IP" sh -c "timeout 10 '$rh' logs '$ns/net' | grep -q 'from host: hello-from-host'"
 ok "host -> pod arrives from the node IP; pod -> host service on the node IP answers; tcpSocket readiness"
+pod_yaml peer ghcr.io/openclaw/openclaw:2026.9.6 '[sh, -c, "exec sleep 3600"]' | kubectl -n "$ns" apply -f - >/dev/null
+kubectl -n "$ns" wait --for=condition=Ready pod/peer --timeout=60s >/dev/null || fail "peer pod not Ready"
+peer_ip=$(jp pod/peer '{.status.podIP}')
+peer_ns=cpe2e-$(jp pod/peer '{.metadata.uid}' | tr -d - | cut -c1-8)
+peer=$(timeout 10 nsenter --net="/run/netns/$peer_ns" curl -s -m 5 "http://$nip:8080/" || true)
+[ "${peer#::ffff:}" = "$peer_ip" ] || fail "pod to pod: the net pod saw '$peer', not the peer's IP $peer_ip"
+ok "pod to pod: the peer ($peer_ip) reaches the net pod, which sees the peer's own IP"
 kubectl -n "$ns" logs net --tail=5 | grep -q 'from host: hello-from-host' || fail "kubectl logs: $(kubectl -n "$ns" logs net 2>&1)"
 wait_for 10 "the kubelet API refuses pods" sh -c "kubectl -n $ns logs net | grep -q 'kubelet API from the pod: 403'"
 ok "kubectl logs reads the container's output through the runtime host's kubelet API, which refuses pods"
@@ -282,7 +289,7 @@ kubectl -n "$ns" get events --field-selector involvedObject.name=liveness,reason
 [ "$(jp pod/liveness '{.status.containerStatuses[0].lastState.terminated.exitCode}')" = 137 ] ||
   fail "liveness kill: $(jp pod/liveness '{.status.containerStatuses[0].lastState}')"
 ok "a failing liveness probe kills the container (SIGKILL after the probe's grace period) and restarts it"
-kubectl -n "$ns" delete pod net liveness --timeout=60s >/dev/null || fail "deleting net and liveness"
+kubectl -n "$ns" delete pod net liveness peer --timeout=60s >/dev/null || fail "deleting net and liveness"
 
 say "failures"
 pod_yaml crash ghcr.io/openclaw/openclaw:2026.9.6 '[sh, -c, "echo starting up; echo boom: no such thing >&2; exit 1"]' |
