@@ -198,6 +198,7 @@ class PodWorker(threading.Thread):
         self.vol_warned = None
         self.vol_versions = {}
         self.owned_pvcs = set()
+        self.pv_paths = {}
         self.sa_tokens = {}
         self.volumes_ready = False
 
@@ -428,14 +429,22 @@ class PodWorker(threading.Thread):
                 pv_name = (pvc.get("spec") or {}).get("volumeName")
                 if not pv_name or (pvc.get("status") or {}).get("phase") != "Bound":
                     raise MountError('persistentvolumeclaim "%s" is not bound yet' % claim)
-                pv = self.h.api.get_or_none("/api/v1/persistentvolumes/" + pv_name)
-                path = ((pv or {}).get("spec", {}).get("hostPath") or (pv or {}).get("spec", {}).get("local") or {}).get("path")
+                path = self.pv_paths.get(pv_name)  # a bound PV's path does not change
+                if path is None:
+                    pv = self.h.api.get_or_none("/api/v1/persistentvolumes/" + pv_name) or {}
+                    spec = pv.get("spec") or {}
+                    path = (spec.get("hostPath") or spec.get("local") or {}).get("path")
+                    if path:
+                        self.pv_paths[pv_name] = path
                 if not path:
                     raise MountError("persistentvolume %s has no hostPath or local path: the runtime host mounts "
                                      "only those" % pv_name)
                 os.makedirs(path, exist_ok=True)
                 if fsgroup is not None and name not in self.owned_pvcs:
-                    set_group_ownership(path, fsgroup)
+                    st = os.stat(path)
+                    if not (sc.get("fsGroupChangePolicy") == "OnRootMismatch" and st.st_gid == fsgroup
+                            and st.st_mode & 0o2070 == 0o2070):
+                        set_group_ownership(path, fsgroup)
                     self.owned_pvcs.add(name)
                 self.paths[name] = path
             elif "hostPath" in v:
@@ -547,8 +556,8 @@ class PodWorker(threading.Thread):
         uid = csc.get("runAsUser", psc.get("runAsUser", iuid))
         gid = csc.get("runAsGroup", psc.get("runAsGroup", igid))
         if csc.get("runAsNonRoot", psc.get("runAsNonRoot")) and uid == 0:
-            raise ConfigError("container has runAsNonRoot and image will run as root (pod: %q, container: %s)"
-                              .replace("%q", '"%s_%s(%s)"' % (self.name, self.ns, self.uid)) % c.name)
+            raise ConfigError('container has runAsNonRoot and image will run as root (pod: "%s_%s(%s)", '
+                              'container: %s)' % (self.name, self.ns, self.uid, c.name))
         groups = []
         if psc.get("fsGroup") is not None:
             groups.append(psc["fsGroup"])
