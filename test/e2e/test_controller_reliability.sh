@@ -63,7 +63,10 @@ if has restart; then
   w=$(writes "$lead_port") a=$(($(apiserver_writes) - a0))
   say "after restart: $w_pass writes in the first pass, $w in 60 s ($(reconciles "$lead_port") reconciles); kube-apiserver counted $a writes to pods, services, networkpolicies, PVCs, secrets, userruntimes and events"
   [ "$w" = 0 ] || fail "a restarted controller wrote $w times in its first minute"
-  [ "$a" = 0 ] || fail "the kube-apiserver counted $a writes to runtime resources in that minute"
+  # The kube-apiserver's count has no namespace label: other suites and namespace clean-up
+  # add to it, so it is checked only when asked to (on a cluster with nothing else going on).
+  [ "${CP_REL_QUIET_CLUSTER:-0}" = 0 ] || [ "$a" = 0 ] ||
+    fail "the kube-apiserver counted $a writes to runtime resources in that minute"
   ok "restart: 0 writes in the first pass and the first 60 s over $N runtimes"
 fi
 
