@@ -8,9 +8,13 @@
  *   4. Secret (made once, tokens never rewritten), PVC, NetworkPolicy, the OpenClaw
  *      ConfigMap, Service, and (when routes are on) the Traefik Middleware and
  *      IngressRoute: applied when the cached object does not already contain the desired
- *      one;
- *   5. the Pod: absent when Stopped or Hibernated; replaced when its spec hash differs;
- *      a failed or evicted pod is deleted and recreated after an exponential backoff;
+ *      one, replaced (PUT) when it holds more than it should where that changes the
+ *      meaning (drift.h);
+ *   5. the Pod: absent when Stopped or Hibernated; replaced when its spec hash differs,
+ *      when it was started with a Secret that has since been replaced, or when a hand
+ *      edit changed what it runs (image...); its labels, ownerReferences and annotations
+ *      are restored in place; a failed or evicted pod is deleted and recreated after an
+ *      exponential backoff;
  *   6. the status: applied only when it would change.
  * A runtime idle for longer than its idleTimeout (status.lastActivityTime, or since it
  * became Ready) is hibernated; the key is requeued for the moment it will be idle.
@@ -24,6 +28,7 @@
 #include "kube/client.h"
 #include "kube/informer.h"
 #include "log/log.h"
+#include "userruntime/drift.h"
 #include "userruntime/status.h"
 
 #include <math.h>
@@ -61,6 +66,9 @@ enum { RES_SUCCESS, RES_ERROR, RES_REQUEUE, RES_REQUEUE_AFTER };
 /* How long a pod we created may stay invisible in the cache before it counts as lost. */
 #define CP_UR_CACHE_GRACE 30.0
 
+/* The pod annotation naming the uid of the Secret its tokens came from. */
+#define CP_UR_SECRET_UID_ANNOTATION "clawplane.io/credentials-uid"
+
 static const char *const RESULTS[] = {"success", "error", "requeue", "requeue_after"};
 
 typedef struct worker_s {
@@ -80,8 +88,22 @@ typedef struct memo_s {
   double next_create;   /* monotonic time before which no new pod is made */
   char fail_reason[64]; /* why the last pod failed: Degraded says so until Ready again */
   char fail_message[256];
-  long restarts; /* the count we last wrote: the cache may not have caught up with it */
+  long restarts;        /* the count we last wrote: the cache may not have caught up with it */
+  double hibernated_at; /* wall time we hibernated it; 0: not hibernated by us */
+  int hidden_pod;       /* the pod exists but had left the cache (a label removed) */
 } memo_t;
+
+/* One informer's connection, for the outage logs (guarded by the controller's mu). */
+typedef struct conn_s {
+  int down;               /* its watch broke and has not been re-established */
+  double down_since;      /* monotonic */
+  double last_log;        /* monotonic time of the last "still broken" or relist line */
+  unsigned long failures; /* failed attempts in this outage */
+  unsigned long quiet;    /* relists not logged since the last line */
+} conn_t;
+
+/* At most one line per informer this often while a watch stays broken or relists. */
+#define CP_UR_CONN_LOG_EVERY 30.0
 
 struct cp_ur_controller_s {
   cp_ur_controller_opts_t o;
@@ -98,6 +120,9 @@ struct cp_ur_controller_s {
   cp_ur_controller_stats_t stats;
   char host[256]; /* API server host, for rest_client_requests_total */
   cp_metric_t *m_reconciles, *m_errors, *m_time, *m_depth, *m_adds, *m_retries, *m_requests;
+  cp_metric_t *m_lists, *m_watches, *m_watch_failures, *m_watch_connected;
+  conn_t conn[INF_COUNT];
+  const char *resources[INF_COUNT];
   uint64_t adds_seen, retries_seen;
 };
 
@@ -171,14 +196,89 @@ static void inf_error(const char *what, int rc, const cp_status_t *st, void *ud)
               "reason", st ? st->reason : NULL, "message", st ? st->message : NULL, NULL);
 }
 
+/* A watch broke, came back, or a LIST (re)filled a cache: counted always, logged once per
+ * outage (then every CP_UR_CONN_LOG_EVERY seconds while it lasts), and once more when the
+ * stream is back, with how long it was down. Runs on the informer's thread. */
+static void inf_conn(cp_informer_conn_t what, const char *resource, unsigned long lists, int rc,
+                     const cp_status_t *st, void *ud) {
+  cp_ur_controller_t *c = ud;
+  int i = 0;
+  while (i < INF_COUNT && strcmp(c->resources[i], resource) != 0)
+    i++;
+  if (i == INF_COUNT)
+    return;
+  double now = cp_time_mono();
+  char a[32] = "", b[32] = "", code[16] = "";
+  pthread_mutex_lock(&c->mu);
+  conn_t *k = &c->conn[i];
+  int log_broke = 0, log_still = 0, log_back = 0, log_relist = 0;
+  switch (what) {
+  case CP_INFORMER_WATCH_BROKEN:
+    k->failures++;
+    if (!k->down) {
+      k->down = 1;
+      k->down_since = k->last_log = now;
+      log_broke = 1;
+    } else if (now - k->last_log >= CP_UR_CONN_LOG_EVERY) {
+      k->last_log = now;
+      log_still = 1;
+    }
+    snprintf(a, sizeof a, "%.0f", now - k->down_since);
+    snprintf(b, sizeof b, "%lu", k->failures);
+    break;
+  case CP_INFORMER_WATCH_UP:
+    if (k->down) {
+      log_back = 1;
+      snprintf(a, sizeof a, "%.1f", now - k->down_since);
+      snprintf(b, sizeof b, "%lu", k->failures);
+    }
+    k->down = 0;
+    k->failures = 0;
+    break;
+  case CP_INFORMER_LISTED:
+    if (lists > 1 && now - k->last_log >= CP_UR_CONN_LOG_EVERY) {
+      log_relist = 1;
+      k->last_log = now;
+      snprintf(a, sizeof a, "%lu", lists);
+      snprintf(b, sizeof b, "%lu", k->quiet);
+      k->quiet = 0;
+    } else if (lists > 1) {
+      k->quiet++;
+    }
+    break;
+  }
+  pthread_mutex_unlock(&c->mu);
+  snprintf(code, sizeof code, "%ld", st ? st->http_code : 0L);
+  if (log_broke)
+    cp_log_warn("watch broke", "resource", resource, "error", cp_strerror(rc), "code", code,
+                "reason", st ? st->reason : NULL, "message", st ? st->message : NULL, NULL);
+  if (log_still)
+    cp_log_warn("watch still broken", "resource", resource, "seconds", a, "failures", b, "error",
+                cp_strerror(rc), "message", st ? st->message : NULL, NULL);
+  if (log_back)
+    cp_log_info("watch reconnected", "resource", resource, "downSeconds", a, "failures", b, NULL);
+  if (log_relist)
+    cp_log_info("relisted", "resource", resource, "lists", a, "unloggedRelists", b, NULL);
+  if (!c->m_lists)
+    return;
+  if (what == CP_INFORMER_LISTED)
+    cp_counter_add(c->m_lists, CP_LABELS(resource), 1);
+  if (what == CP_INFORMER_WATCH_UP)
+    cp_counter_add(c->m_watches, CP_LABELS(resource), 1);
+  if (what == CP_INFORMER_WATCH_BROKEN)
+    cp_counter_add(c->m_watch_failures, CP_LABELS(resource), 1);
+  if (what != CP_INFORMER_LISTED)
+    cp_gauge_set(c->m_watch_connected, CP_LABELS(resource), what == CP_INFORMER_WATCH_UP);
+}
+
 /* --- API calls, counted ----------------------------------------------------------------- */
 
-/* Counts one API request (all of a reconcile's requests are writes: reads come from the
- * caches) and passes rc through. */
+/* Counts one API request (a reconcile's requests are writes, but for the rare GET of an
+ * object missing from a cache) and passes rc through. */
 static int count(cp_ur_controller_t *c, const char *method, int rc, const cp_status_t *st) {
   pthread_mutex_lock(&c->mu);
   c->stats.requests++;
-  c->stats.writes++;
+  c->stats.writes += strcmp(method, "GET") != 0;
   pthread_mutex_unlock(&c->mu);
   if (c->m_requests) {
     char code[16];
@@ -259,13 +359,36 @@ static cp_obj_t *cached(cp_ur_controller_t *c, int which, const char *ns, const 
   return cp_store_get(cp_informer_store(c->inf[which]), key);
 }
 
-/* Applies desired unless the cached object already contains it. Takes desired. */
-static int ensure(worker_t *w, int which, const cp_gvr_t *gvr, const char *ns, cJSON *desired,
+/* Replaces live with desired laid over it (PUT): drift that an apply cannot undo because
+ * another manager owns the extra fields. A conflict (live changed meanwhile) is an error:
+ * the key is retried with the newer cache. */
+static int repair(worker_t *w, const cp_gvr_t *gvr, const char *ns, const cJSON *live,
+                  const cJSON *desired, const cp_json_rule_t *rules, const char *path,
                   cp_status_t *st) {
   const char *name = cp_json_strv(desired, "metadata", "name", NULL);
+  cp_log_info("repairing a hand edit", "kind", cp_json_strv(desired, "kind", NULL), "namespace", ns,
+              "name", name, "field", path, "resourceVersion",
+              cp_json_strv(live, "metadata", "resourceVersion", NULL), NULL);
+  cJSON *fixed = cp_json_repaired(live, desired, rules);
+  if (!fixed)
+    return CP_ENOMEM;
+  int rc = cp_kube_update(w->kc, gvr, ns, name, NULL, fixed, NULL, st);
+  cJSON_Delete(fixed);
+  return count(w->c, "PUT", rc, st);
+}
+
+/* Makes the cached object hold what desired owns under rules (drift.h): nothing when it
+ * does; an apply when something is missing or different; a PUT when only an exact rule
+ * found extra members. Takes desired. */
+static int ensure(worker_t *w, int which, const cp_gvr_t *gvr, const char *ns, cJSON *desired,
+                  const cp_json_rule_t *rules, cp_status_t *st) {
+  const char *name = cp_json_strv(desired, "metadata", "name", NULL);
   cp_obj_t *have = cached(w->c, which, ns, name);
+  const char *drift = cp_json_drift(have ? have->json : NULL, desired, rules);
   int rc = 0;
-  if (!have || !cp_json_contains(have->json, desired))
+  if (drift && have && *drift)
+    rc = repair(w, gvr, ns, have->json, desired, rules, drift, st);
+  else if (drift)
     rc = apply(w, gvr, ns, name, NULL, desired, st);
   cp_obj_unref(have);
   cJSON_Delete(desired);
@@ -286,6 +409,7 @@ typedef struct rec_s {
   cp_ur_status_t st;
   double requeue_after; /* 0: none */
   memo_t memo;          /* copy; written back at the end */
+  char secret_uid[64];  /* the runtime's Secret; "" when not known yet */
 } rec_t;
 
 static void requeue_in(rec_t *r, double secs) {
@@ -319,6 +443,64 @@ static void pod_lost(rec_t *r, const char *msg) {
   record_event(r->w, r->ur, "Warning", "PodLost", msg);
 }
 
+/* Our pod is missing from the cache: it may still exist with a label the cache selects on
+ * removed by hand. Returns 1 when it does (its labels are applied back, nothing is lost) or
+ * when the check failed (*rc set; no loss is counted on a guess), 0 when it is gone. */
+static int restore_hidden_pod(rec_t *r, const cJSON *desired, cp_status_t *api, int *rc) {
+  cJSON *live = NULL;
+  int grc = count(r->c, "GET",
+                  cp_kube_get(r->w->kc, &CP_GVR_PODS, r->ns, r->name, NULL, &live, api), api);
+  if (grc == CP_ENOTFOUND)
+    return 0;
+  if (grc != 0) {
+    *rc = grc;
+    return 1;
+  }
+  int alive = !cp_json_getv(live, "metadata", "deletionTimestamp", NULL);
+  cJSON_Delete(live);
+  if (!alive)
+    return 0;
+  cp_log_info("repairing a hand edit", "kind", "Pod", "namespace", r->ns, "name", r->name, "field",
+              "metadata/labels", NULL);
+  *rc = apply(r->w, &CP_GVR_PODS, r->ns, r->name, NULL, desired, api);
+  r->memo.hidden_pod = 1;
+  r->memo.awaiting_pod = 1;
+  r->memo.created_at = cp_time_mono();
+  return 1;
+}
+
+/* A running pod that no longer runs what we want, though its spec hash says it does: it
+ * was started with a Secret since replaced (its tokens are stale), or a hand edit changed
+ * what it runs (kubectl set image). Deletes it for a new one, which is not a failure.
+ * Returns 1 when it did (status set, *rc the delete's result), else 0. */
+static int replace_changed_pod(rec_t *r, const cJSON *live, const cJSON *desired,
+                               const char *pod_uid, cp_status_t *api, int *rc) {
+  const char *had =
+      cp_json_strv(live, "metadata", "annotations", CP_UR_SECRET_UID_ANNOTATION, NULL);
+  const char *drift = cp_json_drift(live, desired, cp_ur_rules_pod_spec);
+  const char *reason, *msg;
+  char text[300];
+  if (had && *r->secret_uid && strcmp(had, r->secret_uid) != 0) {
+    reason = "CredentialsChanged";
+    msg = "the runtime's Secret was recreated with new tokens; replacing the pod so it uses them";
+  } else if (drift) {
+    reason = "PodDrifted";
+    snprintf(text, sizeof text, "the pod was changed by hand (%s); replacing it", drift);
+    msg = text;
+  } else {
+    return 0;
+  }
+  cp_log_info("replacing the pod", "namespace", r->ns, "name", r->name, "reason", reason, "field",
+              drift, NULL);
+  record_event(r->w, r->ur, strcmp(reason, "PodDrifted") == 0 ? "Warning" : "Normal", reason, msg);
+  forget_pod(r, pod_uid);
+  *rc = delete_obj(r->w, &CP_GVR_PODS, r->ns, r->name, pod_uid, api);
+  r->st.phase = "Starting";
+  set_cond(&r->st.progressing, "True", reason, msg);
+  set_cond(&r->st.ready, "False", "PodNotReady", "the pod is being replaced");
+  return 1;
+}
+
 /* The pod half of reconcile: decides whether a pod should exist and makes it so. */
 static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effective_t *eff,
                          cp_status_t *api) {
@@ -331,12 +513,16 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
   cp_ur_observe_pod(pod ? pod->json : NULL, &obs);
   const char *pod_uid = pod ? cp_json_strv(pod->json, "metadata", "uid", NULL) : NULL;
   if (!r->memo.known) {
-    /* First look since this process started: trust the status we wrote before. */
+    /* First look since this process started. Only a pod that is there and not on its way
+     * out is expected: a missing or terminating one may be a replacement the previous
+     * controller started and had no time to record, so it is not counted as a failure. */
     r->memo.known = 1;
-    r->memo.pod_expected = pod != NULL || cp_json_strv(ur, "status", "startedAt", NULL) != NULL;
+    r->memo.pod_expected = pod != NULL && obs.state != CP_POD_TERMINATING;
   }
-  if (pod)
+  if (pod) {
     r->memo.awaiting_pod = 0;
+    r->memo.hidden_pod = 0;
+  }
   if (pod_uid && *r->memo.deleted_uid && strcmp(pod_uid, r->memo.deleted_uid) == 0 &&
       obs.state != CP_POD_NONE)
     obs.state = CP_POD_TERMINATING; /* ours, on its way out, whatever the cache still says */
@@ -352,10 +538,16 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
   if (want_running && eff->idle_timeout_ms > 0) {
     double idle = (double)eff->idle_timeout_ms / 1000.0;
     double activity = cp_time_parse_or(cp_json_strv(ur, "status", "lastActivityTime", NULL), 0);
-    int was_hibernated = phase_before && strcmp(phase_before, "Hibernated") == 0;
+    /* Hibernated by us just now counts too: the cached status may not show it yet. */
+    int was_hibernated =
+        (phase_before && strcmp(phase_before, "Hibernated") == 0) || r->memo.hibernated_at > 0;
     if (was_hibernated) {
       double since = cp_time_parse_or(cp_json_strv(ready_cond, "lastTransitionTime", NULL), 0);
+      if (r->memo.hibernated_at > since)
+        since = r->memo.hibernated_at;
       hibernate = !(activity > since); /* woken by activity newer than the hibernation */
+      if (!hibernate)
+        r->memo.hibernated_at = 0;
     } else if (obs.state == CP_POD_READY) {
       double ready_since = cp_time_parse_or(obs.ready_since, now);
       double last = activity > ready_since ? activity : ready_since;
@@ -366,14 +558,18 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
     }
   }
 
+  if (!want_running)
+    r->memo.hibernated_at = 0;
   if (!want_running || hibernate) {
     const char *why = hibernate ? "Hibernated" : "Stopped";
     if (pod && obs.state != CP_POD_TERMINATING) {
       forget_pod(r, pod_uid);
       rc = delete_obj(r->w, &CP_GVR_PODS, r->ns, r->name, pod_uid, api);
-      if (rc == 0 && hibernate)
+      if (rc == 0 && hibernate) {
+        r->memo.hibernated_at = now;
         record_event(r->w, ur, "Normal", "Hibernated",
                      "idle for longer than idleTimeout; the pod was stopped, storage is kept");
+      }
     }
     int gone = !pod;
     r->st.phase = gone ? why : (hibernate ? "Hibernated" : "Stopping");
@@ -398,6 +594,14 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
     rc = 0;
     goto out;
   }
+  if (*r->secret_uid) {
+    cJSON *ann = cp_json_child_object(cp_json_child_object(desired, "metadata"), "annotations");
+    if (!ann || !cJSON_AddStringToObject(ann, CP_UR_SECRET_UID_ANNOTATION, r->secret_uid)) {
+      cJSON_Delete(desired);
+      rc = CP_ENOMEM;
+      goto out;
+    }
+  }
   const char *want_hash =
       cp_json_strv(desired, "metadata", "annotations", CP_DESIRED_HASH_ANNOTATION, NULL);
   snprintf(r->st.pod_name, sizeof r->st.pod_name, "%s", r->name);
@@ -407,11 +611,19 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
   case CP_POD_NONE: {
     double mono = cp_time_mono();
     if (r->memo.awaiting_pod && mono - r->memo.created_at < CP_UR_CACHE_GRACE) {
-      /* We just created it; the pod cache has not caught up yet. */
+      /* We just created it (or put its labels back); the pod cache has not caught up yet. */
       requeue_in(r, 1);
+      if (r->memo.hidden_pod) {
+        r->st.phase = phase_before; /* nothing changed for the user */
+        break;
+      }
       r->st.phase = "Starting";
       set_cond(&r->st.progressing, "True", "PodCreated", "waiting for the pod to become ready");
       set_cond(&r->st.ready, "False", "PodNotReady", "the pod is starting");
+      break;
+    }
+    if (r->memo.pod_expected && restore_hidden_pod(r, desired, api, &rc)) {
+      r->st.phase = phase_before;
       break;
     }
     if (r->memo.pod_expected)
@@ -475,6 +687,15 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
       set_cond(&r->st.ready, "False", "PodNotReady", "the pod is being replaced");
       break;
     }
+    if (replace_changed_pod(r, pod->json, desired, pod_uid, api, &rc))
+      break;
+    const char *meta = cp_json_drift(pod->json, desired, cp_ur_rules_pod_meta);
+    if (meta) {
+      cp_log_info("repairing a hand edit", "kind", "Pod", "namespace", r->ns, "name", r->name,
+                  "field", meta, "resourceVersion", pod->resource_version, NULL);
+      if ((rc = apply(r->w, &CP_GVR_PODS, r->ns, r->name, NULL, desired, api)) != 0)
+        break;
+    }
     if (obs.state == CP_POD_READY) {
       /* Forget past failures once the pod has stayed ready for a while. */
       if (now - cp_time_parse_or(obs.ready_since, now) >= CP_UR_STABLE_SECONDS)
@@ -517,11 +738,11 @@ static int reconcile_route(worker_t *w, const cJSON *ur, const char *ns, cp_stat
   if (rc == CP_ENOTFOUND)
     return 0;
   if (rc == 0)
-    rc = ensure(w, INF_MW, &MW_GVR, ns, mw, api);
+    rc = ensure(w, INF_MW, &MW_GVR, ns, mw, cp_ur_rules_route, api);
   else
     cJSON_Delete(mw);
   if (rc == 0)
-    rc = ensure(w, INF_ROUTE, &ROUTE_GVR, ns, route, api);
+    rc = ensure(w, INF_ROUTE, &ROUTE_GVR, ns, route, cp_ur_rules_route, api);
   else
     cJSON_Delete(route);
   return rc;
@@ -616,32 +837,39 @@ static int reconcile(worker_t *w, const char *key, double *requeue_after) {
     memset(mp, 0, sizeof mp);
     if (rc == 0) {
       /* Create, never apply: a Secret already there (cache lagging) keeps its tokens. */
-      rc =
-          count(c, "POST", cp_kube_create(w->kc, &CP_GVR_SECRETS, r.ns, desired, NULL, &api), &api);
+      cJSON *made = NULL;
+      rc = count(c, "POST", cp_kube_create(w->kc, &CP_GVR_SECRETS, r.ns, desired, &made, &api),
+                 &api);
       if (rc == CP_ECONFLICT)
         rc = 0;
+      cp_str_copy(r.secret_uid, sizeof r.secret_uid, cp_json_strv(made, "metadata", "uid", NULL));
+      cJSON_Delete(made);
     }
     cJSON_Delete(desired);
+  } else {
+    cp_str_copy(r.secret_uid, sizeof r.secret_uid,
+                cp_json_strv(secret->json, "metadata", "uid", NULL));
   }
   cp_obj_unref(secret);
   struct {
     int which;
     cp_gvr_t gvr;
     int (*build)(const cJSON *, const cJSON *, const cp_desired_opts_t *, cJSON **, char *, size_t);
-  } kids[] = {{INF_PVC, CP_GVR_PVCS, cp_desired_pvc},
-              {INF_NETPOL, CP_GVR_NETWORKPOLICIES, cp_desired_netpol},
-              {INF_CM, CP_GVR_CONFIGMAPS, cp_desired_config}};
+    const cp_json_rule_t *rules;
+  } kids[] = {{INF_PVC, CP_GVR_PVCS, cp_desired_pvc, cp_ur_rules_pvc},
+              {INF_NETPOL, CP_GVR_NETWORKPOLICIES, cp_desired_netpol, cp_ur_rules_netpol},
+              {INF_CM, CP_GVR_CONFIGMAPS, cp_desired_config, cp_ur_rules_config}};
   for (size_t i = 0; rc == 0 && i < sizeof kids / sizeof *kids; i++) {
     cJSON *d = NULL;
     rc = kids[i].build(ur, prof->json, &c->o.desired, &d, err, sizeof err);
     if (rc == 0)
-      rc = ensure(w, kids[i].which, &kids[i].gvr, r.ns, d, &api);
+      rc = ensure(w, kids[i].which, &kids[i].gvr, r.ns, d, kids[i].rules, &api);
   }
   if (rc == 0) {
     cJSON *d = NULL;
     rc = cp_desired_service(ur, &c->o.desired, &d, err, sizeof err);
     if (rc == 0)
-      rc = ensure(w, INF_SVC, &CP_GVR_SERVICES, r.ns, d, &api);
+      rc = ensure(w, INF_SVC, &CP_GVR_SERVICES, r.ns, d, cp_ur_rules_service, &api);
   }
   if (rc == 0 && c->inf[INF_ROUTE])
     rc = reconcile_route(w, ur, r.ns, &api, err, sizeof err);
@@ -751,6 +979,32 @@ static int register_metrics(cp_ur_controller_t *c, cp_metrics_t *m) {
     rc = cp_metrics_counter(m, "rest_client_requests_total",
                             "Number of HTTP requests, partitioned by status code, method, and host",
                             CP_LABELS("code", "host", "method", NULL), &c->m_requests);
+  /* client-go's reflector names where it had one; ours for the rest */
+  if (rc == 0)
+    rc = cp_metrics_counter(m, "reflector_lists_total",
+                            "Total number of API lists done by the reflectors",
+                            CP_LABELS("name", NULL), &c->m_lists);
+  if (rc == 0)
+    rc = cp_metrics_counter(m, "reflector_watches_total",
+                            "Total number of API watches established by the reflectors",
+                            CP_LABELS("name", NULL), &c->m_watches);
+  if (rc == 0)
+    rc = cp_metrics_counter(m, "clawplane_informer_watch_failures_total",
+                            "Watch streams that failed and were retried, per resource",
+                            CP_LABELS("name", NULL), &c->m_watch_failures);
+  if (rc == 0)
+    rc =
+        cp_metrics_gauge(m, "clawplane_informer_watch_connected",
+                         "1 while the resource's watch stream is established, 0 while it is broken",
+                         CP_LABELS("name", NULL), &c->m_watch_connected);
+  if (rc == 0) {
+    for (int i = 0; i < INF_COUNT; i++) {
+      cp_counter_add(c->m_lists, CP_LABELS(c->resources[i]), 0);
+      cp_counter_add(c->m_watches, CP_LABELS(c->resources[i]), 0);
+      cp_counter_add(c->m_watch_failures, CP_LABELS(c->resources[i]), 0);
+      cp_gauge_set(c->m_watch_connected, CP_LABELS(c->resources[i]), 0);
+    }
+  }
   if (rc == 0) {
     for (int i = 0; i < 4; i++)
       cp_counter_add(c->m_reconciles, CP_LABELS("userruntime", RESULTS[i]), 0);
@@ -843,6 +1097,14 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
   cp_map_init(&c->memo);
   const char *host = strstr(cfg->server, "://");
   snprintf(c->host, sizeof c->host, "%s", host ? host + 3 : cfg->server);
+  static const char *const resources[INF_COUNT] = {[INF_UR] = "userruntimes",
+                                                   [INF_RP] = "runtimeprofiles",
+                                                   [INF_POD] = "pods",
+                                                   [INF_SVC] = "services",
+                                                   [INF_NETPOL] = "networkpolicies",
+                                                   [INF_PVC] = "persistentvolumeclaims",
+                                                   [INF_SECRET] = "secrets"};
+  memcpy(c->resources, resources, sizeof resources);
   int rc = cp_workqueue_new(NULL, &c->q);
   if (rc == 0 && c->o.metrics)
     rc = register_metrics(c, c->o.metrics);
@@ -853,32 +1115,32 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
     const char *sel;
     cp_informer_handlers_t h;
   } defs[INF_COUNT] = {
-      [INF_UR] = {UR_GVR, NULL, {ur_add, ur_update, ur_add, inf_error, c}},
-      [INF_RP] = {RP_GVR, NULL, {rp_add, rp_update, rp_add, inf_error, c}},
+      [INF_UR] = {UR_GVR, NULL, {ur_add, ur_update, ur_add, inf_error, c, inf_conn}},
+      [INF_RP] = {RP_GVR, NULL, {rp_add, rp_update, rp_add, inf_error, c, inf_conn}},
       [INF_POD] = {CP_GVR_PODS,
                    CP_UR_MANAGED_SELECTOR,
-                   {child_add, child_update, child_add, inf_error, c}},
+                   {child_add, child_update, child_add, inf_error, c, inf_conn}},
       [INF_SVC] = {CP_GVR_SERVICES,
                    CP_UR_MANAGED_SELECTOR,
-                   {child_add, child_update, child_add, inf_error, c}},
+                   {child_add, child_update, child_add, inf_error, c, inf_conn}},
       [INF_NETPOL] = {CP_GVR_NETWORKPOLICIES,
                       CP_UR_MANAGED_SELECTOR,
-                      {child_add, child_update, child_add, inf_error, c}},
+                      {child_add, child_update, child_add, inf_error, c, inf_conn}},
       [INF_PVC] = {CP_GVR_PVCS,
                    CP_UR_MANAGED_SELECTOR,
-                   {child_add, child_update, child_add, inf_error, c}},
+                   {child_add, child_update, child_add, inf_error, c, inf_conn}},
       [INF_SECRET] = {CP_GVR_SECRETS,
                       CP_UR_MANAGED_SELECTOR,
-                      {child_add, child_update, child_add, inf_error, c}},
+                      {child_add, child_update, child_add, inf_error, c, inf_conn}},
       [INF_CM] = {CP_GVR_CONFIGMAPS,
                   CP_UR_MANAGED_SELECTOR,
-                  {child_add, child_update, child_add, inf_error, c}},
+                  {child_add, child_update, child_add, inf_error, c, inf_conn}},
       [INF_MW] = {MW_GVR,
                   CP_UR_MANAGED_SELECTOR,
-                  {child_add, child_update, child_add, inf_error, c}},
+                  {child_add, child_update, child_add, inf_error, c, inf_conn}},
       [INF_ROUTE] = {ROUTE_GVR,
                      CP_UR_MANAGED_SELECTOR,
-                     {child_add, child_update, child_add, inf_error, c}},
+                     {child_add, child_update, child_add, inf_error, c, inf_conn}},
   };
   const cp_desired_opts_t *d = &c->o.desired;
   bool routes =

@@ -498,6 +498,7 @@ typedef struct xfer_s {
   cp_buf_t *body;
   long code; /* response code, read at the first body byte */
   int err;   /* why a callback aborted the transfer */
+  int up;    /* the sink was told that a 2xx response started */
 } xfer_t;
 
 static size_t on_write(char *p, size_t size, size_t n, void *ud) {
@@ -517,6 +518,14 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
   (void)dt, (void)dn, (void)ut, (void)un;
   xfer_t *x = ud;
+  if (x->call->sink && !x->up) {
+    long code = 0;
+    curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 200 && code < 300) {
+      x->up = 1;
+      (void)x->call->sink(x->call->sink_ud, NULL, 0); /* headers are in: a stream is up */
+    }
+  }
   return x->call->stop && atomic_load(x->call->stop) ? 1 : 0;
 }
 
@@ -623,7 +632,7 @@ static int perform(cp_kube_client_t *c, const call_t *k, cp_buf_t *resp, cp_stat
   ok = ok && curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom) == CURLE_OK;
   ok = ok && curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, k->timeout_ms) == CURLE_OK;
   ok = ok && curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, k->max_size) == CURLE_OK;
-  ok = ok && curl_easy_setopt(h, CURLOPT_NOPROGRESS, k->stop ? 0L : 1L) == CURLE_OK;
+  ok = ok && curl_easy_setopt(h, CURLOPT_NOPROGRESS, k->stop || k->sink ? 0L : 1L) == CURLE_OK;
   if (!ok) {
     r = CP_EINTERNAL;
     status_msg(st, 0, "cannot configure the transfer");
@@ -632,7 +641,7 @@ static int perform(cp_kube_client_t *c, const call_t *k, cp_buf_t *resp, cp_stat
 
   for (int attempt = 0;; attempt++) {
     throttle(c);
-    xfer_t x = {c, k, resp, 0, 0};
+    xfer_t x = {c, k, resp, 0, 0, 0};
     cp_buf_reset(resp);
     c->errbuf[0] = '\0';
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);

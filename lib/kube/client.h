@@ -177,7 +177,10 @@ long cp_kube_parse_retry_after(const char *value, time_t now);
 /* --- internal, for lib/kube/watch.c --- */
 
 /* Streaming sink: gets the body of a 2xx response as it arrives. Returns 0 to go on, or
- * any other value to abort the transfer; that value is then what cp__kube_stream returns. */
+ * any other value to abort the transfer; that value is then what cp__kube_stream returns.
+ * Once per transfer, as soon as a 2xx status has arrived (before any body byte, which for
+ * a quiet watch may be minutes later), it is called with data NULL and len 0; that call's
+ * return value is ignored. */
 typedef int (*cp__kube_sink_fn)(void *ud, const char *data, size_t len);
 
 /* A GET whose 2xx body goes to sink instead of memory, with timeout_ms for the whole

@@ -83,7 +83,7 @@ static int relist(cp_informer_t *inf, const char *list_rv, char *rv_out, cp_stat
   int rc = cp_kube_list_all(inf->client, &inf->gvr, inf->ns, &lo, &items, &rv, st);
   if (rc != 0)
     return rc;
-  atomic_fetch_add(&inf->lists, 1);
+  unsigned long lists = atomic_fetch_add(&inf->lists, 1) + 1;
   seen_t seen = {0};
   cp_map_init(&seen.keys);
   cJSON *item;
@@ -136,6 +136,8 @@ static int relist(cp_informer_t *inf, const char *list_rv, char *rv_out, cp_stat
   rv_out[n] = '\0';
   free(rv);
   atomic_store(&inf->synced, 1);
+  if (inf->h.on_conn)
+    inf->h.on_conn(CP_INFORMER_LISTED, inf->resource, lists, 0, NULL, inf->h.ud);
   return 0;
 }
 
@@ -171,6 +173,13 @@ static int on_event(cp_watch_event_t *ev, void *ud) {
   return 0;
 }
 
+static void on_stream(bool up, int rc, const cp_status_t *st, void *ud) {
+  cp_informer_t *inf = ud;
+  if (inf->h.on_conn)
+    inf->h.on_conn(up ? CP_INFORMER_WATCH_UP : CP_INFORMER_WATCH_BROKEN, inf->resource,
+                   atomic_load(&inf->lists), rc, st, inf->h.ud);
+}
+
 static void pause_ms(cp_informer_t *inf, long ms) {
   while (ms > 0 && !atomic_load(&inf->stop)) {
     long step = ms > 100 ? 100 : ms;
@@ -185,8 +194,11 @@ static void *run(void *arg) {
   char rv[CP_KUBE_RV_MAX];
   const char *list_rv = "0"; /* first list from the watch cache */
   unsigned attempt = 0;
-  cp_watch_opts_t wo = {
-      .label_selector = inf->labels, .field_selector = inf->fields, .stop = &inf->stop};
+  cp_watch_opts_t wo = {.label_selector = inf->labels,
+                        .field_selector = inf->fields,
+                        .stop = &inf->stop,
+                        .on_stream = on_stream,
+                        .stream_ud = inf};
   while (!atomic_load(&inf->stop)) {
     cp_status_t st = {0};
     int rc = relist(inf, list_rv, rv, &st);

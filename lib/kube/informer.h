@@ -22,6 +22,13 @@
 
 typedef struct cp_informer_s cp_informer_t;
 
+/* What happened to an informer's connection (cp_informer_handlers_t.on_conn). */
+typedef enum cp_informer_conn_e {
+  CP_INFORMER_LISTED,       /* a LIST filled the cache (the first, or a relist) */
+  CP_INFORMER_WATCH_UP,     /* a WATCH stream was established */
+  CP_INFORMER_WATCH_BROKEN, /* a WATCH stream failed; it is retried with backoff */
+} cp_informer_conn_t;
+
 typedef struct cp_informer_handlers_s {
   void (*on_add)(cp_obj_t *obj, void *ud);
   void (*on_update)(cp_obj_t *old, cp_obj_t *obj, void *ud);
@@ -30,6 +37,11 @@ typedef struct cp_informer_handlers_s {
    * caller to log. rc is the CP_E* code, st what the server said. */
   void (*on_error)(const char *what, int rc, const cp_status_t *st, void *ud);
   void *ud;
+  /* Optional: the connection's life, for logs and metrics. resource is the informer's
+   * resource ("pods"); rc and st describe a broken watch (0 and NULL otherwise); lists is
+   * the number of LISTs so far (2 or more: a relist). */
+  void (*on_conn)(cp_informer_conn_t what, const char *resource, unsigned long lists, int rc,
+                  const cp_status_t *st, void *ud);
 } cp_informer_handlers_t;
 
 typedef struct cp_informer_opts_s {

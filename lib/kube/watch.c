@@ -172,10 +172,16 @@ typedef struct watch_ctx_s {
   cp_watch_decoder_t d;
   cp_watch_cb cb;
   void *ud;
+  const cp_watch_opts_t *o;
 } watch_ctx_t;
 
 static int sink(void *ud, const char *data, size_t len) {
   watch_ctx_t *w = ud;
+  if (!data && !len) { /* the response started: the stream is up */
+    if (w->o->on_stream)
+      w->o->on_stream(true, 0, NULL, w->o->stream_ud);
+    return 0;
+  }
   return cp_watch_decoder_feed(&w->d, data, len, w->cb, w->ud);
 }
 
@@ -228,7 +234,7 @@ int cp_kube_watch(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
     goto out;
   }
 
-  watch_ctx_t w = {.cb = cb, .ud = ud};
+  watch_ctx_t w = {.cb = cb, .ud = ud, .o = opts};
   cp_watch_decoder_init(&w.d, opts->max_line, rv);
   /* The server ends the stream after timeout; the client gives it 30 s more. */
   r = cp__kube_stream(c, path.data, q.data, (timeout + 30) * 1000, opts->stop, sink, &w, st);
@@ -301,6 +307,8 @@ int cp_kube_watch_loop(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
       continue;
     if (r != 0 && !transient(r))
       return r;
+    if (r != 0 && o.on_stream)
+      o.on_stream(false, r, st, o.stream_ud);
     long ms = cp_kube_backoff_ms(attempt, jitter());
     if (attempt < 16)
       attempt++;

@@ -95,6 +95,12 @@ typedef struct cp_watch_opts_s {
                                  "k8s.io/initial-events-end": "true". The loop stops asking
                                  once a watch has moved the resourceVersion. */
   atomic_bool *stop;          /* optional: set from any thread to end the watch */
+  /* Optional, called on the watching thread: up true as soon as a WATCH request got a 2xx
+   * answer (the stream is established, events or not); up false, with the error and what
+   * the server said, each time cp_kube_watch_loop is about to retry after a transient
+   * failure. For logs and metrics; it cannot change what the loop does. */
+  void (*on_stream)(bool up, int rc, const cp_status_t *st, void *ud);
+  void *stream_ud;
 } cp_watch_opts_t;
 
 /* One blocking WATCH request (allowWatchBookmarks=true) on the calling thread, which must

@@ -113,7 +113,7 @@ static void put_configmap(const char *name, const char *value) {
 
 static cp_informer_t *start_informer(seen_t *s) {
   cp_informer_opts_t io = {.gvr = CP_GVR_CONFIGMAPS, .namespace_ = ns, .label_selector = "e2e"};
-  cp_informer_handlers_t h = {on_add, on_update, on_delete, NULL, s};
+  cp_informer_handlers_t h = {on_add, on_update, on_delete, NULL, s, NULL};
   cp_informer_t *inf;
   assert_int_equal(cp_informer_new(cfg, NULL, &io, &h, &inf), 0);
   assert_int_equal(cp_informer_start(inf), 0);
