@@ -7,7 +7,14 @@
   pod:   netns <prefix>-<id>: lo, eth0 = the pod IP/32, a route to the node IP on eth0
          and the default route via the node IP
 
-so the host reaches <podIP>:<port> for real, the pod sees connections from the node IP,
+The probes, like a kubelet behind a bridge CNI (whose probes come from the bridge's
+address), come from the pod CIDR's first address (the gateway, also on <prefix>-node),
+not from the node IP: here the node IP is also where a hostNetwork Traefik connects
+from, which OpenClaw is told to trust as its proxy, and OpenClaw refuses a request from
+its trusted proxy that carries no forwarded client (a probe does not), so /readyz would
+answer 403 to probes from the node IP.
+
+So the host reaches <podIP>:<port> for real, the pod sees connections from the node IP,
 the pod reaches whatever on the host listens on the node IP (or 0.0.0.0), and pods reach
 each other (forwarding is enabled on the pods' veths only). IPs come
 from the pod CIDR; each allocation is a file <ipam>/<ip> holding the pod UID."""
@@ -31,6 +38,7 @@ class Network:
         self.cidr = ipaddress.ip_network(pod_cidr)
         self.ipam = ipam_dir
         self.dummy = prefix + "-node"
+        self.probe_ip = str(next(self.cidr.hosts()))  # the gateway address, left free by allocate
         os.makedirs(ipam_dir, exist_ok=True)
 
     def names(self, uid):
@@ -42,6 +50,7 @@ class Network:
             if ip("link", "add", self.dummy, "type", "dummy", check=False).returncode != 0:
                 ip("link", "add", self.dummy, "type", "bridge")
         ip("addr", "replace", self.node_ip + "/32", "dev", self.dummy)
+        ip("addr", "replace", self.probe_ip + "/32", "dev", self.dummy)
         ip("link", "set", self.dummy, "up")
 
     def teardown_host(self):

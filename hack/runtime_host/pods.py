@@ -814,10 +814,12 @@ class PodWorker(threading.Thread):
             if "httpGet" in probe:
                 g = probe["httpGet"]
                 h, port = g.get("host") or host, port_of(g["port"])
+                src = (self.h.net.probe_ip, 0)  # see net.py: probes come from the gateway address
                 if g.get("scheme", "HTTP").upper() == "HTTPS":
-                    conn = http.client.HTTPSConnection(h, port, timeout=t, context=ssl._create_unverified_context())
+                    conn = http.client.HTTPSConnection(h, port, timeout=t, context=ssl._create_unverified_context(),
+                                                       source_address=src)
                 else:
-                    conn = http.client.HTTPConnection(h, port, timeout=t)
+                    conn = http.client.HTTPConnection(h, port, timeout=t, source_address=src)
                 headers = {"User-Agent": "kube-probe/1.34", "Accept": "*/*"}
                 for hd in g.get("httpHeaders") or []:
                     headers[hd["name"]] = hd["value"]
@@ -832,7 +834,8 @@ class PodWorker(threading.Thread):
                 return False, "HTTP probe failed with statuscode: %d" % r.status if not body else \
                     "HTTP probe failed with statuscode: %d" % r.status
             if "tcpSocket" in probe:
-                s = socket.create_connection((probe["tcpSocket"].get("host") or host, port_of(probe["tcpSocket"]["port"])), t)
+                s = socket.create_connection((probe["tcpSocket"].get("host") or host, port_of(probe["tcpSocket"]["port"])), t,
+                                             source_address=(self.h.net.probe_ip, 0))
                 s.close()
                 return True, ""
             if "exec" in probe:

@@ -26,8 +26,9 @@ node_ip=10.240.$n.1
 client_ip=10.240.$n.2 # where a "browser" on this machine comes from: not loopback, not the proxy
 export CLAWPLANE_RUNTIME_NODE=cp-oc-$suffix CLAWPLANE_RUNTIME_NODE_IP=$node_ip
 export CLAWPLANE_RUNTIME_POD_CIDR=10.246.$n.0/24 CLAWPLANE_RUNTIME_PREFIX=oc$((suffix % 1000))
-export CLAWPLANE_RUNTIME_HOST_DIR=$logdir/runtime-host
+export CLAWPLANE_RUNTIME_STATE_DIR=$logdir/runtime-host
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export CLAWPLANE_RUNTIME_KUBELET_PORT=$(free_port)
 export CLAWPLANE_TRAEFIK_DIR=$logdir/traefik CLAWPLANE_TRAEFIK_ADDRESS=0.0.0.0
 export CLAWPLANE_TRAEFIK_PORT=$(free_port) CLAWPLANE_TRAEFIK_ADMIN_PORT=$(free_port)
 tport=$CLAWPLANE_TRAEFIK_PORT
