@@ -1103,7 +1103,10 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
                                                    [INF_SVC] = "services",
                                                    [INF_NETPOL] = "networkpolicies",
                                                    [INF_PVC] = "persistentvolumeclaims",
-                                                   [INF_SECRET] = "secrets"};
+                                                   [INF_SECRET] = "secrets",
+                                                   [INF_CM] = "configmaps",
+                                                   [INF_MW] = "middlewares",
+                                                   [INF_ROUTE] = "ingressroutes"};
   memcpy(c->resources, resources, sizeof resources);
   int rc = cp_workqueue_new(NULL, &c->q);
   if (rc == 0 && c->o.metrics)
