@@ -53,6 +53,8 @@ typedef struct api_settings_s {
   const char *login_url;
   const char *runtime_host_suffix; /* forward-auth: <user><suffix> hosts a user's runtime */
   const char *default_profile;     /* profile of new runtimes when none is asked for */
+  const char *cookie_domain;       /* Domain= of the session cookie (NULL: host-only) */
+  int cookie_secure;               /* the session cookie's Secure attribute (default on) */
   int workers;
   long session_ttl_s;
   double session_cache_s;
@@ -157,7 +159,7 @@ struct api_ctx_s {
   int status;
   cJSON *out;
   char msg[512];
-  char set_cookie[256];
+  char set_cookie[512];
   char location[1024];
   char retry_after[16];
   char www_auth[64];

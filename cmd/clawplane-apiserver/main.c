@@ -49,6 +49,12 @@ static void usage(FILE *f) {
       "  --max-event-streams-per-user N  [8]\n"
       "  --login-url URL               where forward-auth sends browsers [/login]\n"
       "  --runtime-host-suffix SUFFIX  forward-auth: <user>SUFFIX hosts a user's runtime\n"
+      "  --cookie-domain DOMAIN   Domain of the session cookie, so a login on this host\n"
+      "                           also reaches the runtime hosts (e.g. example.com when the\n"
+      "                           API is clawplane.example.com and runtimes\n"
+      "                           <user>.runtimes.example.com) [host-only]\n"
+      "  --cookie-secure BOOL     Secure attribute of the session cookie; false only for\n"
+      "                           plain-HTTP development setups [true]\n"
       "  --default-profile NAME        RuntimeProfile of new runtimes that name none\n"
       "                                [$CLAWPLANE_DEFAULT_PROFILE, the CRD's default]\n"
       "  --trust-forwarded-for BOOL    take the client address from X-Forwarded-For: its\n"
@@ -82,6 +88,8 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
     MAXSSEUSER,
     LOGINURL,
     HOSTSUFFIX,
+    COOKIEDOMAIN,
+    COOKIESECURE,
     DEFPROFILE,
     TRUSTXFF,
     TRUSTEDPROXIES,
@@ -108,6 +116,8 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       {"max-event-streams-per-user", required_argument, 0, MAXSSEUSER},
       {"login-url", required_argument, 0, LOGINURL},
       {"runtime-host-suffix", required_argument, 0, HOSTSUFFIX},
+      {"cookie-domain", required_argument, 0, COOKIEDOMAIN},
+      {"cookie-secure", required_argument, 0, COOKIESECURE},
       {"default-profile", required_argument, 0, DEFPROFILE},
       {"trust-forwarded-for", required_argument, 0, TRUSTXFF},
       {"trusted-proxies", required_argument, 0, TRUSTEDPROXIES},
@@ -127,6 +137,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
   s->default_profile = cp_env_or("CLAWPLANE_DEFAULT_PROFILE", NULL);
   s->login_url = "/login";
   s->session_ttl_s = 86400;
+  s->cookie_secure = 1;
   s->session_cache_s = 5;
   s->activity_interval_s = 60;
   s->login_per_user_per_min = 5;
@@ -188,6 +199,16 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       break;
     case HOSTSUFFIX:
       s->runtime_host_suffix = *optarg ? optarg : NULL;
+      break;
+    case COOKIEDOMAIN:
+      s->cookie_domain = *optarg ? optarg : NULL;
+      /* a hostname: letters, digits, '-' and '.', so nothing can end the attribute */
+      bad = s->cookie_domain &&
+            (strlen(optarg) > 253 ||
+             strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(optarg));
+      break;
+    case COOKIESECURE:
+      bad = cp_parse_bool(optarg, &s->cookie_secure);
       break;
     case DEFPROFILE:
       s->default_profile = *optarg ? optarg : NULL;

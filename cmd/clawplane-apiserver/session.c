@@ -294,8 +294,9 @@ static void login_done(api_ctx_t *c) {
       cJSON_Delete(u);
     }
     snprintf(c->set_cookie, sizeof c->set_cookie,
-             "%s=%s; Path=/; Max-Age=%ld; HttpOnly; Secure; SameSite=Strict", CP_SESSION_COOKIE,
-             c->token, a->s.session_ttl_s);
+             "%s=%s; Path=/; Max-Age=%ld%s%s; HttpOnly%s; SameSite=Strict", CP_SESSION_COOKIE,
+             c->token, a->s.session_ttl_s, a->s.cookie_domain ? "; Domain=" : "",
+             a->s.cookie_domain ? a->s.cookie_domain : "", a->s.cookie_secure ? "; Secure" : "");
     cache_put(c);
     c->status = 200;
   }
@@ -345,7 +346,10 @@ static void logout_done(api_ctx_t *c) {
   cp__api_evict(c->app, NULL, c->token_hash);
   if (c->out)
     snprintf(c->set_cookie, sizeof c->set_cookie,
-             "%s=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict", CP_SESSION_COOKIE);
+             "%s=; Path=/; Max-Age=0%s%s; HttpOnly%s; SameSite=Strict", CP_SESSION_COOKIE,
+             c->app->s.cookie_domain ? "; Domain=" : "",
+             c->app->s.cookie_domain ? c->app->s.cookie_domain : "",
+             c->app->s.cookie_secure ? "; Secure" : "");
   cp__api_finish(c);
 }
 

@@ -104,6 +104,7 @@ CLAWPLANE_BOOTSTRAP_ADMIN=root CLAWPLANE_BOOTSTRAP_PASSWORD="$admin_pw" \
   "$build/bin/clawplane-apiserver" --listen 127.0.0.1:0 --database-url "$db_url" \
   --runtime-namespace "$ns" --default-profile "$profile" --password-cost 10 \
   --runtime-host-suffix ".$domain" --activity-interval-seconds 1 \
+  --cookie-domain "$domain" --cookie-secure false \
   >"$logdir/apiserver.log" 2>&1 &
 api_pid=$!
 pids+=($api_pid)
@@ -129,8 +130,8 @@ start_controller controller --runtime-origin "http://$domain:$tport" \
 
 say "users: alice and bob log in"
 jar_root=$logdir/root.jar jar_a=$logdir/alice.jar jar_b=$logdir/bob.jar
-login() { # login <user> <password> <cookie jar>: keeps the session cookie, prints the token
-  api_call 200 -c "$3" -X POST -H 'Content-Type: application/json' \
+login() { # login <user> <password> <cookie file>: keeps the session cookie, prints the token
+  api_call 200 -D "$3.hdrs" -X POST -H 'Content-Type: application/json' \
     --data "{\"username\":\"$1\",\"password\":\"$2\"}" "$api/api/v1/auth/login" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
 }
@@ -142,7 +143,13 @@ for u in alice bob; do
 done
 alice_tok=$(login alice "pw-alice-$suffix" "$jar_a") || oc_fail "alice login"
 login bob "pw-bob-$suffix" "$jar_b" >/dev/null || oc_fail "bob login"
-grep -q clawplane_session "$jar_a" || oc_fail "no session cookie for alice"
+# The browser's view: the cookie the login set, which covers the runtime hosts.
+for j in "$jar_a" "$jar_b"; do
+  sc=$(grep -i '^set-cookie: clawplane_session=' "$j.hdrs" | tr -d '\r')
+  grep -q "; Domain=$domain;" <<<"$sc" || oc_fail "the session cookie does not cover $domain: $sc"
+  grep -q "; Secure" <<<"$sc" && oc_fail "--cookie-secure false still sets Secure: $sc"
+  sed -e 's/^[^:]*: //' -e 's/;.*//' <<<"$sc" >"$j"
+done
 ok "admin created alice and bob; both have sessions"
 
 say "alice starts her runtime: Ready only when the real OpenClaw answers"
@@ -153,7 +160,9 @@ kubectl -n "$ns" wait --for=condition=Ready ur/alice --timeout=360s >/dev/null |
   oc_fail "alice's runtime did not become Ready"
 cold=$((SECONDS - t0))
 pod_ip=$(jp pod/alice '{.status.podIP}')
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$pod_ip:18789/readyz")" = 200 ] ||
+# From an address that is not the trusted proxy (from the proxy's own, OpenClaw wants a
+# forwarded client and answers 403).
+[ "$(curl -s --interface "$client_ip" -o /dev/null -w '%{http_code}' "http://$pod_ip:18789/readyz")" = 200 ] ||
   oc_fail "UserRuntime Ready but OpenClaw at $pod_ip does not answer /readyz"
 [ "$(jp pod/alice '{.spec.nodeName}')" = "$CLAWPLANE_RUNTIME_NODE" ] || oc_fail "pod not on the runtime host"
 ok "Ready in ${cold}s; OpenClaw answers /readyz at $pod_ip"
@@ -167,7 +176,7 @@ via() { # via <cookie jar|-> <path> [curl args...]: a request through Traefik as
   local jar=$1 path=$2
   shift 2
   local args=(-s --max-time 60 --resolve "alice.$domain:$tport:$client_ip" --interface "$client_ip")
-  [ "$jar" != - ] && args+=(-b "$jar")
+  [ "$jar" != - ] && args+=(-H "Cookie: $(cat "$jar")")
   curl "${args[@]}" "$@" "http://alice.$domain:$tport$path"
 }
 
@@ -176,14 +185,14 @@ code=$(via "$jar_a" / -o "$logdir/ui.html" -w '%{http_code}' -H 'Accept: text/ht
 [ "$code" = 200 ] || oc_fail "Control UI through Traefik answered $code"
 grep -qi "openclaw" "$logdir/ui.html" || oc_fail "the page is not OpenClaw's Control UI"
 ok "the Control UI loads through Traefik with alice's session"
-ws=$(python3 - "$client_ip" "$tport" "alice.$domain" "$(awk '$6 == "clawplane_session" {print $7}' "$jar_a")" <<'PY'
+ws=$(python3 - "$client_ip" "$tport" "alice.$domain" "$(cat "$jar_a")" <<'PY'
 import base64, os, socket, sys
 src, port, host, cookie = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 s = socket.create_connection((src, port), timeout=20, source_address=(src, 0))
 key = base64.b64encode(os.urandom(16)).decode()
 s.sendall(("GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nOrigin: http://%s:%d\r\n"
-           "Cookie: clawplane_session=%s\r\n\r\n" % (host, port, key, host, port, cookie)).encode())
+           "Cookie: %s\r\n\r\n" % (host, port, key, host, port, cookie)).encode())
 print(s.recv(4096).decode("latin-1").split("\r\n")[0])
 PY
 )
