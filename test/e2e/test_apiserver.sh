@@ -325,8 +325,17 @@ sleep 1
 [ "$(jp ur/alice '{.status.phase}')" = Hibernated ] || fail "changing idleTimeout woke it"
 before=$(jp ur/alice '{.status.lastActivityTime}')
 fwd "$alice" "text/html"
-expect 200 "forward-auth to a hibernated runtime"
+expect 503 "forward-auth to a hibernated runtime (a browser)"
+[ "$(hdr Retry-After)" = 5 ] && [ "$(hdr Refresh)" = 5 ] && grep -q "is starting" <<<"$resp" ||
+  fail "no self-reloading starting page for a browser: $(hdr Retry-After) $(hdr Refresh) $resp"
+fwd "$alice" ""
+expect 503 "forward-auth to a hibernated runtime (an API client)"
+[ "$(hdr Retry-After)" = 5 ] && grep -q "not ready yet" <<<"$(errmsg)" || fail "no retryable JSON error: $resp"
+ok "while it is not Ready, ForwardAuth answers 503: a starting page for browsers, a retryable error for clients"
 wait_for 60 "alice woken" field_is ur/alice '{.status.phase}' Running
+wait_for 60 "alice Ready" bash -c "[ \"\$(kubectl -n $ns get ur/alice -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
+fwd "$alice" "text/html"
+expect 200 "forward-auth to the woken runtime"
 after=$(jp ur/alice '{.status.lastActivityTime}')
 [ "$after" != "$before" ] || fail "lastActivityTime not written"
 managers=$(jp ur/alice '{range .metadata.managedFields[*]}{.manager}/{.subresource} {end}')

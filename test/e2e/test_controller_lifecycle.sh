@@ -40,10 +40,10 @@ say "pod security and isolation"
   fail "container security context"
 ok "pod admitted under enforced Pod Security restricted, read-only root, no capabilities"
 env_names=$(jp pod/alice '{.spec.containers[0].env[*].name}')
-grep -q OPENCLAW_GATEWAY_TOKEN <<<"$env_names" || fail "no gateway token env"
-[ "$(jp pod/alice '{.spec.containers[0].env[?(@.name=="OPENCLAW_GATEWAY_TOKEN")].valueFrom.secretKeyRef.name}')" = alice-credentials ] ||
-  fail "gateway token not from the Secret"
-ok "gateway token comes from the Secret, not the pod spec"
+grep -q OPENCLAW_GATEWAY_PASSWORD <<<"$env_names" || fail "no gateway secret env"
+[ "$(jp pod/alice '{.spec.containers[0].env[?(@.name=="OPENCLAW_GATEWAY_PASSWORD")].valueFrom.secretKeyRef.name}')" = alice-credentials ] ||
+  fail "gateway secret not from the Secret"
+ok "the gateway secret comes from the Secret, not the pod spec"
 [ "$(jp networkpolicy/alice '{.spec.policyTypes}')" = '["Ingress","Egress"]' ] || fail "policyTypes: $(jp networkpolicy/alice '{.spec.policyTypes}')"
 excepts=$(jp networkpolicy/alice '{.spec.egress[*].to[*].ipBlock.except}')
 grep -q '169.254.169.254/32' <<<"$excepts" || fail "cloud metadata not blocked: $excepts"

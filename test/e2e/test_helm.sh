@@ -295,7 +295,15 @@ $want"
 }
 profiles_rw="runtimeprofiles.clawplane.io [] [get list watch]"
 profiles_r="runtimeprofiles.clawplane.io [] [get list]"
+# Routes (IngressRoute + Middleware per runtime) exist only where Traefik's CRDs do;
+# other suites may have installed them in this cluster.
+routes=()
+kubectl api-resources --api-group=traefik.io -o name 2>/dev/null | grep -q '^ingressroutes' &&
+  routes=("ingressroutes.traefik.io [] [get list watch create patch]"
+    "middlewares.traefik.io [] [get list watch create patch]")
 expect_rules controller "$rtns" \
+  "${routes[@]}" \
+  "configmaps [] [get list watch create patch]" \
   "pods [] [get list watch create patch delete]" \
   "services [] [get list watch create patch]" \
   "persistentvolumeclaims [] [get list watch create patch]" \
