@@ -1233,6 +1233,8 @@ void cp_ur_controller_stop(cp_ur_controller_t *c) {
     pthread_join(c->resync_thread, NULL);
   c->resync_started = 0;
   for (int i = 0; i < INF_COUNT; i++)
+    cp_informer_request_stop(c->inf[i]); /* all at once: each takes up to a second */
+  for (int i = 0; i < INF_COUNT; i++)
     if (c->inf[i])
       cp_informer_stop(c->inf[i]);
 }

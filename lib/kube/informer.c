@@ -241,6 +241,11 @@ unsigned long cp_informer_lists(cp_informer_t *inf) {
   return atomic_load(&inf->lists);
 }
 
+void cp_informer_request_stop(cp_informer_t *inf) {
+  if (inf)
+    atomic_store(&inf->stop, 1);
+}
+
 void cp_informer_stop(cp_informer_t *inf) {
   if (!inf || !inf->started)
     return;
