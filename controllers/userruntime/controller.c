@@ -951,6 +951,11 @@ void cp_ur_controller_collect(cp_ur_controller_t *c) {
   }
 }
 
+/* Routes are on when both a forward-auth URL and a runtime origin are set. */
+static bool routes_on(const cp_desired_opts_t *d) {
+  return d->forward_auth_url && *d->forward_auth_url && d->runtime_origin && *d->runtime_origin;
+}
+
 static int register_metrics(cp_ur_controller_t *c, cp_metrics_t *m) {
   int rc = cp_metrics_counter(m, "controller_runtime_reconcile_total",
                               "Total number of reconciliations per controller",
@@ -999,6 +1004,8 @@ static int register_metrics(cp_ur_controller_t *c, cp_metrics_t *m) {
                          CP_LABELS("name", NULL), &c->m_watch_connected);
   if (rc == 0) {
     for (int i = 0; i < INF_COUNT; i++) {
+      if ((i == INF_MW || i == INF_ROUTE) && !routes_on(&c->o.desired))
+        continue; /* no such informer: no series that would read "never connected" */
       cp_counter_add(c->m_lists, CP_LABELS(c->resources[i]), 0);
       cp_counter_add(c->m_watches, CP_LABELS(c->resources[i]), 0);
       cp_counter_add(c->m_watch_failures, CP_LABELS(c->resources[i]), 0);
@@ -1145,11 +1152,8 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
                      CP_UR_MANAGED_SELECTOR,
                      {child_add, child_update, child_add, inf_error, c, inf_conn}},
   };
-  const cp_desired_opts_t *d = &c->o.desired;
-  bool routes =
-      d->forward_auth_url && *d->forward_auth_url && d->runtime_origin && *d->runtime_origin;
   for (int i = 0; rc == 0 && i < INF_COUNT; i++) {
-    if ((i == INF_MW || i == INF_ROUTE) && !routes)
+    if ((i == INF_MW || i == INF_ROUTE) && !routes_on(&c->o.desired))
       continue;
     cp_informer_opts_t io = {.gvr = defs[i].gvr,
                              .namespace_ = defs[i].gvr.namespaced ? c->o.namespace_ : NULL,

@@ -263,7 +263,7 @@ EOP
   : >"$logdir/proxy.log"
   start_proxy
   wait_for 60 "'watch reconnected' logged" grep -q '"msg":"watch reconnected"' "$out_log"
-  wait_for 60 "every watch connected" sh -c "curl -fsS http://127.0.0.1:$ctl_port/metrics | awk '\$1 ~ /^clawplane_informer_watch_connected/ {n++; s += \$2} END {exit !(n == 7 && s == 7)}'"
+  wait_for 60 "every watch connected" sh -c "curl -fsS http://127.0.0.1:$ctl_port/metrics | awk '\$1 ~ /^clawplane_informer_watch_connected/ {n++; s += \$2} END {exit !(n == 8 && s == 8)}'"
   m=$(curl -fsS "http://127.0.0.1:$ctl_port/metrics")
   awk '$1 ~ /^clawplane_informer_watch_failures_total/ {s += $2} END {exit !(s >= 7)}' <<<"$m" || fail "watch failures not counted"
   awk '$1 ~ /^reflector_watches_total/ {s += $2} END {exit !(s >= 14)}' <<<"$m" || fail "watches not counted: $(grep reflector_watches <<<"$m")"
