@@ -265,13 +265,13 @@ EOP
   wait_for 60 "'watch reconnected' logged" grep -q '"msg":"watch reconnected"' "$out_log"
   wait_for 60 "every watch connected" sh -c "curl -fsS http://127.0.0.1:$ctl_port/metrics | awk '\$1 ~ /^clawplane_informer_watch_connected/ {n++; s += \$2} END {exit !(n == 8 && s == 8)}'"
   m=$(curl -fsS "http://127.0.0.1:$ctl_port/metrics")
-  awk '$1 ~ /^clawplane_informer_watch_failures_total/ {s += $2} END {exit !(s >= 7)}' <<<"$m" || fail "watch failures not counted"
-  awk '$1 ~ /^reflector_watches_total/ {s += $2} END {exit !(s >= 14)}' <<<"$m" || fail "watches not counted: $(grep reflector_watches <<<"$m")"
+  awk '$1 ~ /^clawplane_informer_watch_failures_total/ {s += $2} END {exit !(s >= 8)}' <<<"$m" || fail "watch failures not counted"
+  awk '$1 ~ /^reflector_watches_total/ {s += $2} END {exit !(s >= 16)}' <<<"$m" || fail "watches not counted: $(grep reflector_watches <<<"$m")"
   grep -q '^reflector_lists_total{name="pods"} 1' <<<"$m" || fail "reflector_lists_total missing"
   n=$(grep -c '"msg":"watch reconnected"' "$out_log")
-  [ "$n" = 7 ] || fail "'watch reconnected' logged $n times for 7 watches"
+  [ "$n" = 8 ] || fail "'watch reconnected' logged $n times for 8 watches"
   n=$(grep -c '"msg":"watch broke"' "$out_log")
-  [ "$n" -le 7 ] || fail "'watch broke' logged $n times for 7 watches in one outage"
+  [ "$n" -le 8 ] || fail "'watch broke' logged $n times for 8 watches in one outage"
   kill "$proxy_pid" 2>/dev/null || true
   ok "outage: 'watch broke' and 'watch reconnected' logged once per watch; failures, watches and connection state exported"
 fi
