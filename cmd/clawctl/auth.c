@@ -280,7 +280,7 @@ int ctl_cmd_config_get_contexts(ctl_t *ctl, int argc, char **argv) {
     return EXIT_ERROR;
   for (size_t i = 0; i < ctl->cfg->ncontexts; i++) {
     const cp_cli_context_t *c = &ctl->cfg->contexts[i];
-    const char *row[] = {strcmp(c->name, ctl->cfg->current) == 0 ? "*" : "", c->name, c->server,
+    const char *row[] = {strcmp(c->name, ctl->cfg->current) == 0 ? "*" : " ", c->name, c->server,
                          c->user, c->token[0] ? "yes" : "no"};
     cp_cli_table_add(t, row);
   }

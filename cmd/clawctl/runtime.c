@@ -193,7 +193,10 @@ static void judge(follow_t *f, const char *type, const cJSON *rt) {
     f->outcome = 2;
     snprintf(f->reason, sizeof f->reason, "the runtime was deleted");
   } else if (phase && ready && strcmp(phase, "Running") == 0 && strcmp(ready, "True") == 0) {
-    f->outcome = 1;
+    f->outcome = 1; /* usable; a Degraded condition beside it is worth a warning */
+    if (deg)
+      snprintf(f->reason, sizeof f->reason, "warning: ready but degraded: %.60s",
+               cp_json_strv(deg, "reason", NULL) ? cp_json_strv(deg, "reason", NULL) : "");
   } else if (phase && strcmp(phase, "Failed") == 0) {
     f->outcome = 2;
     snprintf(f->reason, sizeof f->reason, "the runtime failed: %s", msg[0] ? msg : "no message");
@@ -217,8 +220,17 @@ static int on_event(const char *event, const char *data, void *ud) {
   }
   cJSON *ev = NULL;
   if (cp_json_parse(data, strlen(data), CP_CLI_EVENT_MAX, &ev) != 0)
-    return 0; /* not ours to judge; the next event will say */
-  if (ctl_print_structured(f->ctl, ev) && !f->wait) {
+    return 0;                                    /* not ours to judge; the next event will say */
+  if (!f->wait && f->ctl->output != OUT_TABLE) { /* one JSON line (or YAML document) each */
+    if (f->ctl->output == OUT_JSON) {
+      char *line = cJSON_PrintUnformatted(ev);
+      if (line)
+        printf("%s\n", line);
+      free(line);
+    } else {
+      printf("---\n");
+      ctl_print_structured(f->ctl, ev);
+    }
     fflush(stdout);
     cJSON_Delete(ev);
     return 0;
@@ -264,8 +276,11 @@ static int follow(ctl_t *ctl, const char *user, long timeout_s, int wait) {
     fprintf(stderr, "\r\033[K%s\n", f.line);
   if (!wait)
     return rc == 0 || rc == CP_ETIMEOUT ? 0 : ctl_fail(ctl, "events", rc, &st);
-  if (f.outcome == 1)
+  if (f.outcome == 1) {
+    if (f.reason[0])
+      fprintf(stderr, "clawctl start: %s\n", f.reason);
     return 0;
+  }
   if (f.outcome == 2) {
     fprintf(stderr, "clawctl start: %s\n", f.reason);
     return EXIT_RUNTIME;

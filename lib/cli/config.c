@@ -275,8 +275,10 @@ static int add_str(cJSON *obj, const char *key, const char *val) {
 
 char *cp_cli_config_dump(const cp_cli_config_t *cfg) {
   cJSON *root = cJSON_CreateObject();
-  cJSON *arr = root ? cJSON_AddArrayToObject(root, "contexts") : NULL;
-  int rc = arr ? add_str(root, "current-context", cfg->current) : CP_ENOMEM;
+  int rc = root ? add_str(root, "current-context", cfg->current) : CP_ENOMEM;
+  cJSON *arr = rc == 0 ? cJSON_AddArrayToObject(root, "contexts") : NULL;
+  if (!arr)
+    rc = CP_ENOMEM;
   for (size_t i = 0; rc == 0 && i < cfg->ncontexts; i++) {
     const cp_cli_context_t *c = &cfg->contexts[i];
     cJSON *o = cJSON_CreateObject();
