@@ -305,6 +305,26 @@ static int match(const char *pattern, const char *path, api_ctx_t *c) {
   return 1;
 }
 
+static void user_exists_work(api_ctx_t *c, api_worker_t *w) {
+  cp_pg_error_t e = {0};
+  const char *p[] = {c->target};
+  PGresult *r = NULL;
+  int rc = cp_pg_exec(w->db, "SELECT 1 FROM users WHERE username = $1", 1, p, &r, &e);
+  if (rc != 0)
+    cp__api_fail_db(c, rc, &e, "look the user up");
+  else if (PQntuples(r) == 0)
+    cp__api_fail(c, 404, "no such user \"%s\"", c->target);
+  PQclear(r);
+}
+
+static void user_exists_done(api_ctx_t *c) {
+  if (!c->req || c->status) {
+    cp__api_finish(c); /* frees c when the client went away */
+    return;
+  }
+  c->handler(c);
+}
+
 static void after_auth(api_ctx_t *c) {
   if (c->has_target) {
     if (!strcmp(c->target, "me")) {
@@ -316,6 +336,16 @@ static void after_auth(api_ctx_t *c) {
     } else if (strcmp(c->target, c->user) != 0 && strcmp(c->role, "admin") != 0) {
       cp__api_fail(c, 403, "you may only access your own account and runtime");
       cp__api_finish(c);
+      return;
+    }
+    /* An admin naming another user: that user must exist, or every handler would answer
+     * in its own way (a foreign-key 500, an empty list, a UserRuntime made for nobody).
+     * Naming oneself needs no look-up: the session proves the account exists. */
+    if (strcmp(c->target, c->user) != 0) {
+      if (cp__api_queue(c, user_exists_work, user_exists_done) != 0) {
+        cp__api_fail(c, 500, "could not schedule the request");
+        cp__api_finish(c);
+      }
       return;
     }
   }
