@@ -164,6 +164,7 @@ struct api_ctx_s {
   char retry_after[16];
   char www_auth[64];
   const char *xh[7]; /* extra response headers: name, value pairs (values live in c) */
+  char allow[64];    /* a 405's Allow header */
   int evict_user;    /* after the job: drop cached sessions of ctx->target */
   int evict_self;    /* after the job: drop the cached session of ctx->token_hash */
 
