@@ -27,6 +27,7 @@
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <uv.h>
 
@@ -198,6 +199,10 @@ void cp__api_fail_db(api_ctx_t *c, int rc, const cp_pg_error_t *e, const char *w
  * 404, 409; others 502. what names the step. */
 void cp__api_fail_kube(api_ctx_t *c, int rc, const cp_status_t *st, const char *what);
 
+/* Prints each route of the table as "METHOD PATH" on its own line (HEAD, implied by GET,
+ * is not listed), for the test that compares the table with the OpenAPI document. */
+void cp__api_print_routes(FILE *out);
+
 /* Frees c (no answer). Loop thread. */
 void cp__api_ctx_free(api_ctx_t *c);
 
@@ -322,7 +327,9 @@ void cp__api_login_script(api_ctx_t *c); /* GET /login.js */
  * when no admin exists. Worker thread. Returns 0 or CP_E* with err set. */
 int cp__api_schema_setup(api_app_t *a, api_worker_t *w, char *err, size_t errlen);
 
-/* --- openapi.c --- */
+/* --- openapi.c: generated at build time from api/openapi.json (cmd/CMakeLists.txt) --- */
+
+/* The OpenAPI document, byte for byte as api/openapi.json, NUL-terminated. */
 extern const char cp__api_openapi[];
 
 #endif

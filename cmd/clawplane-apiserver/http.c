@@ -69,6 +69,11 @@ static const route_t routes[] = {
     {{"GET", "/api/v1/audit"}, API_AUTH_ADMIN, 0, cp__api_audit_list},
 };
 
+void cp__api_print_routes(FILE *out) {
+  for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
+    fprintf(out, "%s %s\n", routes[i].r.method, routes[i].r.pattern);
+}
+
 void cp__api_ctx_free(api_ctx_t *c) {
   if (!c)
     return;
