@@ -325,7 +325,8 @@ sleep 1
 [ "$(jp ur/alice '{.status.phase}')" = Hibernated ] || fail "changing idleTimeout woke it"
 before=$(jp ur/alice '{.status.lastActivityTime}')
 fwd "$alice" "text/html"
-expect 200 "forward-auth to a hibernated runtime"
+expect 503 "forward-auth to a hibernated runtime (the starting page while it wakes)"
+[ -n "$(hdr Retry-After)" ] || fail "503 without Retry-After: $hdrs"
 wait_for 60 "alice woken" field_is ur/alice '{.status.phase}' Running
 after=$(jp ur/alice '{.status.lastActivityTime}')
 [ "$after" != "$before" ] || fail "lastActivityTime not written"
