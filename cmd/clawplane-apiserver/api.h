@@ -251,7 +251,7 @@ int cp__api_store_password(api_worker_t *w, const char *user, const char *hash, 
 void cp__api_login(api_ctx_t *c);
 void cp__api_logout(api_ctx_t *c);
 void cp__api_password(api_ctx_t *c);
-void cp__api_user_get(api_ctx_t *c); /* the account named by {u} */
+void cp__api_user_get(api_ctx_t *c); /* the account named by {user} */
 
 /* --- runtime.c --- */
 void cp__api_runtime_get(api_ctx_t *c);

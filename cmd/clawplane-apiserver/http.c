@@ -1,11 +1,14 @@
 /* Routing, the request context's life, answers and error mapping.
  *
- * Routes are a table of method, path pattern ({u} is a user segment, {id} another
+ * Routes are a table of method, path pattern ({user} is the user segment, {id} another
  * parameter), the authentication they need and whether they take a JSON body. A request
  * is matched, its body parsed and validated for shape, its credentials checked (session
- * cache or database), the {u} segment authorized (a user may only name themselves or
- * "me"; an admin anyone), then the handler runs. Handlers answer at once or queue a job;
- * either way cp__api_finish answers, logs one access line and frees the context.
+ * cache or database), the {user} segment authorized (a user may only name themselves or
+ * "me"; an admin anyone, who must exist: 404 otherwise), then the handler runs. Handlers
+ * answer at once or queue a job; either way cp__api_finish answers, logs one access line
+ * and frees the context. Matching is lib/api/route.h: a known path with a method it does
+ * not serve is 405 with Allow. Patterns are the OpenAPI document's path templates, and so
+ * are the route labels of the request metrics.
  */
 #include "api.h"
 

@@ -620,7 +620,7 @@ ok "logout revokes the session and clears the cookie"
 
 say "metrics"
 m=$(curl -fsS "http://127.0.0.1:$port/metrics")
-grep -q '^clawplane_apiserver_requests_total{route="/api/v1/users/{u}/runtime",method="GET",code="200"}' <<<"$m" ||
+grep -q '^clawplane_apiserver_requests_total{route="/api/v1/users/{user}/runtime",method="GET",code="200"}' <<<"$m" ||
   fail "request metric missing"
 grep -q '^clawplane_apiserver_logins_total{result="throttled"}' <<<"$m" || fail "login metric missing"
 grep -q '^clawplane_apiserver_activity_writes_total{kind="wake",result="ok"}' <<<"$m" || fail "wake metric missing"
