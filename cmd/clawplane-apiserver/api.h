@@ -27,6 +27,7 @@
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <uv.h>
 
@@ -164,6 +165,7 @@ struct api_ctx_s {
   char retry_after[16];
   char www_auth[64];
   const char *xh[7]; /* extra response headers: name, value pairs (values live in c) */
+  char allow[64];    /* a 405's Allow header */
   int evict_user;    /* after the job: drop cached sessions of ctx->target */
   int evict_self;    /* after the job: drop the cached session of ctx->token_hash */
 
@@ -196,6 +198,10 @@ void cp__api_fail_db(api_ctx_t *c, int rc, const cp_pg_error_t *e, const char *w
 /* Sets the answer for a Kubernetes API failure: 503 when unreachable, 422 for validation,
  * 404, 409; others 502. what names the step. */
 void cp__api_fail_kube(api_ctx_t *c, int rc, const cp_status_t *st, const char *what);
+
+/* Prints each route of the table as "METHOD PATH" on its own line (HEAD, implied by GET,
+ * is not listed), for the test that compares the table with the OpenAPI document. */
+void cp__api_print_routes(FILE *out);
 
 /* Frees c (no answer). Loop thread. */
 void cp__api_ctx_free(api_ctx_t *c);
@@ -245,7 +251,7 @@ int cp__api_store_password(api_worker_t *w, const char *user, const char *hash, 
 void cp__api_login(api_ctx_t *c);
 void cp__api_logout(api_ctx_t *c);
 void cp__api_password(api_ctx_t *c);
-void cp__api_user_get(api_ctx_t *c); /* the account named by {u} */
+void cp__api_user_get(api_ctx_t *c); /* the account named by {user} */
 
 /* --- runtime.c --- */
 void cp__api_runtime_get(api_ctx_t *c);
@@ -321,7 +327,9 @@ void cp__api_login_script(api_ctx_t *c); /* GET /login.js */
  * when no admin exists. Worker thread. Returns 0 or CP_E* with err set. */
 int cp__api_schema_setup(api_app_t *a, api_worker_t *w, char *err, size_t errlen);
 
-/* --- openapi.c --- */
+/* --- openapi.c: generated at build time from api/openapi.json (cmd/CMakeLists.txt) --- */
+
+/* The OpenAPI document, byte for byte as api/openapi.json, NUL-terminated. */
 extern const char cp__api_openapi[];
 
 #endif

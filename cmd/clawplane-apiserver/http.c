@@ -1,15 +1,19 @@
 /* Routing, the request context's life, answers and error mapping.
  *
- * Routes are a table of method, path pattern ({u} is a user segment, {id} another
+ * Routes are a table of method, path pattern ({user} is the user segment, {id} another
  * parameter), the authentication they need and whether they take a JSON body. A request
  * is matched, its body parsed and validated for shape, its credentials checked (session
- * cache or database), the {u} segment authorized (a user may only name themselves or
- * "me"; an admin anyone), then the handler runs. Handlers answer at once or queue a job;
- * either way cp__api_finish answers, logs one access line and frees the context.
+ * cache or database), the {user} segment authorized (a user may only name themselves or
+ * "me"; an admin anyone, who must exist: 404 otherwise), then the handler runs. Handlers
+ * answer at once or queue a job; either way cp__api_finish answers, logs one access line
+ * and frees the context. Matching is lib/api/route.h: a known path with a method it does
+ * not serve is 405 with Allow. Patterns are the OpenAPI document's path templates, and so
+ * are the route labels of the request metrics.
  */
 #include "api.h"
 
 #include "api/body.h"
+#include "api/route.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "core/utf8.h"
@@ -21,8 +25,7 @@
 #include <string.h>
 
 typedef struct route_s {
-  const char *method;
-  const char *pattern;
+  cp_api_route_t r; /* method and pattern: first, for cp_api_route_find */
   api_auth_t need;
   int body;
   api_handler_fn fn;
@@ -32,40 +35,47 @@ static void health(api_ctx_t *c);
 static void ready(api_ctx_t *c);
 static void metrics(api_ctx_t *c);
 static void openapi(api_ctx_t *c);
+static void forward(api_ctx_t *c);
 
 static const route_t routes[] = {
-    {"GET", "/healthz", API_AUTH_NONE, 0, health},
-    {"GET", "/livez", API_AUTH_NONE, 0, health},
-    {"GET", "/readyz", API_AUTH_NONE, 0, ready},
-    {"GET", "/metrics", API_AUTH_NONE, 0, metrics},
-    {"GET", "/api/v1/openapi.json", API_AUTH_NONE, 0, openapi},
-    {"GET", "/login", API_AUTH_NONE, 0, cp__api_login_page},
-    {"GET", "/login.js", API_AUTH_NONE, 0, cp__api_login_script},
-    {"POST", "/api/v1/auth/login", API_AUTH_NONE, 1, cp__api_login},
-    {"POST", "/api/v1/auth/logout", API_AUTH_USER, 0, cp__api_logout},
-    {"POST", "/api/v1/invitations/accept", API_AUTH_NONE, 1, cp__api_invite_accept},
-    {"POST", "/api/v1/invitations", API_AUTH_ADMIN, 1, cp__api_invite},
-    {"GET", "/api/v1/users", API_AUTH_ADMIN, 0, cp__api_users_list},
-    {"POST", "/api/v1/users", API_AUTH_ADMIN, 1, cp__api_users_create},
-    {"GET", "/api/v1/users/{u}", API_AUTH_USER, 0, cp__api_user_get},
-    {"PUT", "/api/v1/users/me/password", API_AUTH_USER, 1, cp__api_password},
-    {"POST", "/api/v1/users/{u}/disable", API_AUTH_ADMIN, 0, cp__api_user_disable},
-    {"POST", "/api/v1/users/{u}/enable", API_AUTH_ADMIN, 0, cp__api_user_enable},
-    {"GET", "/api/v1/users/{u}/quota", API_AUTH_USER, 0, cp__api_quota_get},
-    {"PUT", "/api/v1/users/{u}/quota", API_AUTH_ADMIN, 1, cp__api_quota_put},
-    {"GET", "/api/v1/users/{u}/usage", API_AUTH_USER, 0, cp__api_usage},
-    {"GET", "/api/v1/users/{u}/tokens", API_AUTH_USER, 0, cp__api_tokens_list},
-    {"POST", "/api/v1/users/{u}/tokens", API_AUTH_USER, 1, cp__api_tokens_create},
-    {"DELETE", "/api/v1/users/{u}/tokens/{id}", API_AUTH_USER, 0, cp__api_tokens_revoke},
-    {"GET", "/api/v1/users/{u}/runtime", API_AUTH_USER, 0, cp__api_runtime_get},
-    {"PUT", "/api/v1/users/{u}/runtime", API_AUTH_USER, 1, cp__api_runtime_put},
-    {"DELETE", "/api/v1/users/{u}/runtime", API_AUTH_USER, 0, cp__api_runtime_delete},
-    {"POST", "/api/v1/users/{u}/runtime/start", API_AUTH_USER, 0, cp__api_runtime_start},
-    {"POST", "/api/v1/users/{u}/runtime/stop", API_AUTH_USER, 0, cp__api_runtime_stop},
-    {"GET", "/api/v1/users/{u}/runtime/events", API_AUTH_USER, 0, cp__api_runtime_events},
-    {"GET", "/api/v1/runtimes", API_AUTH_ADMIN, 0, cp__api_runtimes_list},
-    {"GET", "/api/v1/audit", API_AUTH_ADMIN, 0, cp__api_audit_list},
+    {{"GET", "/healthz"}, API_AUTH_NONE, 0, health},
+    {{"GET", "/livez"}, API_AUTH_NONE, 0, health},
+    {{"GET", "/readyz"}, API_AUTH_NONE, 0, ready},
+    {{"GET", "/metrics"}, API_AUTH_NONE, 0, metrics},
+    {{"GET", "/api/v1/openapi.json"}, API_AUTH_NONE, 0, openapi},
+    {{"GET", "/login"}, API_AUTH_NONE, 0, cp__api_login_page},
+    {{"GET", "/login.js"}, API_AUTH_NONE, 0, cp__api_login_script},
+    {{"POST", "/api/v1/auth/login"}, API_AUTH_NONE, 1, cp__api_login},
+    {{"POST", "/api/v1/auth/logout"}, API_AUTH_USER, 0, cp__api_logout},
+    {{"POST", "/api/v1/invitations/accept"}, API_AUTH_NONE, 1, cp__api_invite_accept},
+    {{"POST", "/api/v1/invitations"}, API_AUTH_ADMIN, 1, cp__api_invite},
+    {{"GET", "/api/v1/users"}, API_AUTH_ADMIN, 0, cp__api_users_list},
+    {{"POST", "/api/v1/users"}, API_AUTH_ADMIN, 1, cp__api_users_create},
+    {{"GET", "/api/v1/users/{user}"}, API_AUTH_USER, 0, cp__api_user_get},
+    {{"PUT", "/api/v1/users/me/password"}, API_AUTH_USER, 1, cp__api_password},
+    {{"POST", "/api/v1/users/{user}/disable"}, API_AUTH_ADMIN, 0, cp__api_user_disable},
+    {{"POST", "/api/v1/users/{user}/enable"}, API_AUTH_ADMIN, 0, cp__api_user_enable},
+    {{"GET", "/api/v1/users/{user}/quota"}, API_AUTH_USER, 0, cp__api_quota_get},
+    {{"PUT", "/api/v1/users/{user}/quota"}, API_AUTH_ADMIN, 1, cp__api_quota_put},
+    {{"GET", "/api/v1/users/{user}/usage"}, API_AUTH_USER, 0, cp__api_usage},
+    {{"GET", "/api/v1/users/{user}/tokens"}, API_AUTH_USER, 0, cp__api_tokens_list},
+    {{"POST", "/api/v1/users/{user}/tokens"}, API_AUTH_USER, 1, cp__api_tokens_create},
+    {{"DELETE", "/api/v1/users/{user}/tokens/{id}"}, API_AUTH_USER, 0, cp__api_tokens_revoke},
+    {{"GET", "/api/v1/users/{user}/runtime"}, API_AUTH_USER, 0, cp__api_runtime_get},
+    {{"PUT", "/api/v1/users/{user}/runtime"}, API_AUTH_USER, 1, cp__api_runtime_put},
+    {{"DELETE", "/api/v1/users/{user}/runtime"}, API_AUTH_USER, 0, cp__api_runtime_delete},
+    {{"POST", "/api/v1/users/{user}/runtime/start"}, API_AUTH_USER, 0, cp__api_runtime_start},
+    {{"POST", "/api/v1/users/{user}/runtime/stop"}, API_AUTH_USER, 0, cp__api_runtime_stop},
+    {{"GET", "/api/v1/users/{user}/runtime/events"}, API_AUTH_USER, 0, cp__api_runtime_events},
+    {{"GET", "/api/v1/runtimes"}, API_AUTH_ADMIN, 0, cp__api_runtimes_list},
+    {{"GET", "/internal/auth/forward"}, API_AUTH_NONE, 0, forward},
+    {{"GET", "/api/v1/audit"}, API_AUTH_ADMIN, 0, cp__api_audit_list},
 };
+
+void cp__api_print_routes(FILE *out) {
+  for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
+    fprintf(out, "%s %s\n", routes[i].r.method, routes[i].r.pattern);
+}
 
 void cp__api_ctx_free(api_ctx_t *c) {
   if (!c)
@@ -276,33 +286,30 @@ static void openapi(api_ctx_t *c) {
 
 /* --- routing -------------------------------------------------------------------------- */
 
-/* Matches path against pattern; fills c->target / c->item. Returns 1 on a match. */
-static int match(const char *pattern, const char *path, api_ctx_t *c) {
-  const char *p = pattern, *s = path;
-  char target[API_NAME_MAX] = "", item[API_NAME_MAX] = "";
-  while (*p && *s) {
-    if (*p == '{') {
-      const char *pe = strchr(p, '}');
-      size_t sl = strcspn(s, "/");
-      if (!pe || sl == 0 || sl >= API_NAME_MAX)
-        return 0;
-      char *dst = !strncmp(p, "{u}", 3) ? target : item;
-      memcpy(dst, s, sl);
-      dst[sl] = '\0';
-      p = pe + 1;
-      s += sl;
-      continue;
-    }
-    if (*p != *s)
-      return 0;
-    p++;
-    s++;
+_Static_assert(API_NAME_MAX == CP_API_PARAM_MAX, "path parameters are copied into the ctx whole");
+
+static void forward(api_ctx_t *c) {
+  cp__api_forward_auth(c, c->req);
+}
+
+static void user_exists_work(api_ctx_t *c, api_worker_t *w) {
+  cp_pg_error_t e = {0};
+  const char *p[] = {c->target};
+  PGresult *r = NULL;
+  int rc = cp_pg_exec(w->db, "SELECT 1 FROM users WHERE username = $1", 1, p, &r, &e);
+  if (rc != 0)
+    cp__api_fail_db(c, rc, &e, "look the user up");
+  else if (PQntuples(r) == 0)
+    cp__api_fail(c, 404, "no such user \"%s\"", c->target);
+  PQclear(r);
+}
+
+static void user_exists_done(api_ctx_t *c) {
+  if (!c->req || c->status) {
+    cp__api_finish(c); /* frees c when the client went away */
+    return;
   }
-  if (*p || *s)
-    return 0;
-  memcpy(c->target, target, sizeof target);
-  memcpy(c->item, item, sizeof item);
-  return 1;
+  c->handler(c);
 }
 
 static void after_auth(api_ctx_t *c) {
@@ -316,6 +323,16 @@ static void after_auth(api_ctx_t *c) {
     } else if (strcmp(c->target, c->user) != 0 && strcmp(c->role, "admin") != 0) {
       cp__api_fail(c, 403, "you may only access your own account and runtime");
       cp__api_finish(c);
+      return;
+    }
+    /* An admin naming another user: that user must exist, or every handler would answer
+     * in its own way (a foreign-key 500, an empty list, a UserRuntime made for nobody).
+     * Naming oneself needs no look-up: the session proves the account exists. */
+    if (strcmp(c->target, c->user) != 0) {
+      if (cp__api_queue(c, user_exists_work, user_exists_done) != 0) {
+        cp__api_fail(c, 500, "could not schedule the request");
+        cp__api_finish(c);
+      }
       return;
     }
   }
@@ -359,38 +376,27 @@ void cp__api_on_request(cp_http_request_t *req, void *ud) {
   client_addr(c, req);
   cp_http_request_set_on_abort(req, on_abort, c);
 
-  if (!strcmp(req->path, "/internal/auth/forward")) {
-    c->route = "/internal/auth/forward";
-    cp__api_forward_auth(c, req);
-    return;
-  }
-  const route_t *rt = NULL;
-  int path_known = 0;
-  for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
-    api_ctx_t probe = {0};
-    if (!match(routes[i].pattern, req->path, &probe))
-      continue;
-    path_known = 1;
-    int head = !strcmp(req->method, "HEAD") && !strcmp(routes[i].method, "GET");
-    if (!strcmp(req->method, routes[i].method) || head) {
-      rt = &routes[i];
-      memcpy(c->target, probe.target, sizeof c->target);
-      memcpy(c->item, probe.item, sizeof c->item);
-      break;
-    }
-  }
-  if (!rt) {
-    if (path_known)
+  cp_api_params_t params;
+  int i = cp_api_route_find(routes, sizeof routes / sizeof *routes, sizeof *routes, req->method,
+                            req->path, &params, c->allow, sizeof c->allow);
+  if (i < 0) {
+    if (i == CP_EMETHOD) {
       cp__api_fail(c, 405, "method %s is not allowed on %s", req->method, req->path);
-    else
+      c->xh[0] = "Allow";
+      c->xh[1] = c->allow;
+    } else {
       cp__api_fail(c, 404, "no such endpoint: %s (see /api/v1/openapi.json)", req->path);
+    }
     cp__api_finish(c);
     return;
   }
-  c->route = rt->pattern;
+  const route_t *rt = &routes[i];
+  memcpy(c->target, params.user, sizeof c->target);
+  memcpy(c->item, params.item, sizeof c->item);
+  c->route = rt->r.pattern;
   c->need = rt->need;
   c->handler = rt->fn;
-  c->has_target = strstr(rt->pattern, "{u}") != NULL;
+  c->has_target = strstr(rt->r.pattern, "{user}") != NULL;
   if (rt->need == API_AUTH_NONE && rt->body == 0) {
     rt->fn(c);
     return;

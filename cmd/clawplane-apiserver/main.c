@@ -65,6 +65,7 @@ static void usage(FILE *f) {
       "  --shutdown-grace-seconds S    wait for requests in flight at shutdown [10]\n"
       "  --log-level LEVEL             debug, info, warn, error [$CLAWPLANE_LOG_LEVEL, info]\n"
       "  --print-openapi               print the OpenAPI document and exit\n"
+      "  --print-routes                print the served operations (METHOD PATH) and exit\n"
       "First admin (created only while there is none): $CLAWPLANE_BOOTSTRAP_ADMIN with\n"
       "$CLAWPLANE_BOOTSTRAP_PASSWORD or $CLAWPLANE_BOOTSTRAP_PASSWORD_FILE.\n");
 }
@@ -97,6 +98,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
     GRACE,
     LOGLEVEL,
     OPENAPI,
+    ROUTES,
     HELP
   };
   static const struct option opts[] = {
@@ -125,6 +127,7 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       {"shutdown-grace-seconds", required_argument, 0, GRACE},
       {"log-level", required_argument, 0, LOGLEVEL},
       {"print-openapi", no_argument, 0, OPENAPI},
+      {"print-routes", no_argument, 0, ROUTES},
       {"help", no_argument, 0, HELP},
       {0, 0, 0, 0}};
   const char *level = cp_env_or("CLAWPLANE_LOG_LEVEL", "info");
@@ -234,6 +237,9 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       break;
     case OPENAPI:
       fputs(cp__api_openapi, stdout);
+      return 1;
+    case ROUTES:
+      cp__api_print_routes(stdout);
       return 1;
     case 'h':
     case HELP:

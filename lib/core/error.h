@@ -29,7 +29,8 @@
   XX(THROTTLED, "too many requests (429)")                                                         \
   XX(UNAVAILABLE, "service unavailable (5xx)")                                                     \
   XX(CANCELED, "canceled")                                                                         \
-  XX(INTERNAL, "internal error")
+  XX(INTERNAL, "internal error")                                                                   \
+  XX(METHOD, "method not allowed (405)")
 
 typedef enum cp_errno_e {
   CP_OK = 0,

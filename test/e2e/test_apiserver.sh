@@ -97,7 +97,7 @@ ok "apiserver up on :$port, migrations applied, /readyz ok"
 
 say "OpenAPI document"
 curl -fsS "http://127.0.0.1:$port/api/v1/openapi.json" | cmp - "$src/api/openapi.json" ||
-  fail "/api/v1/openapi.json differs from api/openapi.json (run hack/gen-apiserver-openapi)"
+  fail "/api/v1/openapi.json differs from api/openapi.json (it is embedded at build time: rebuild)"
 "$api_bin" --print-openapi | jq -e '.openapi == "3.0.3" and (.paths | has("/api/v1/users/{user}/runtime"))' >/dev/null ||
   fail "the OpenAPI document lacks the runtime path"
 ok "/api/v1/openapi.json serves api/openapi.json, an OpenAPI 3 document"
@@ -628,7 +628,7 @@ ok "logout revokes the session and clears the cookie"
 
 say "metrics"
 m=$(curl -fsS "http://127.0.0.1:$port/metrics")
-grep -q '^clawplane_apiserver_requests_total{route="/api/v1/users/{u}/runtime",method="GET",code="200"}' <<<"$m" ||
+grep -q '^clawplane_apiserver_requests_total{route="/api/v1/users/{user}/runtime",method="GET",code="200"}' <<<"$m" ||
   fail "request metric missing"
 grep -q '^clawplane_apiserver_logins_total{result="throttled"}' <<<"$m" || fail "login metric missing"
 grep -q '^clawplane_apiserver_activity_writes_total{kind="wake",result="ok"}' <<<"$m" || fail "wake metric missing"
