@@ -160,6 +160,9 @@ typedef struct follow_s {
   int wait;       /* start --wait: stop at Ready or failure */
   int spinner;    /* redraw one line on stderr */
   int outcome;    /* 0 going on, 1 ready, 2 failed */
+  int seen;       /* the stream has shown the runtime with desired state Running: before
+                     that, ABSENT or Stopped is the apiserver's cache not having caught up
+                     with our start yet, not news */
   char line[400]; /* the current progress text */
   char reason[400];
   time_t began;
@@ -189,6 +192,12 @@ static void judge(follow_t *f, const char *type, const cJSON *rt) {
   const cJSON *deg = degraded(o);
   char msg[300];
   cp_cli_cell_clean(msg, sizeof msg, cp_json_strv(o, "message", NULL));
+  if (!f->seen) {
+    if (strcmp(type, "DELETED") == 0 || strcmp(type, "ABSENT") == 0 ||
+        (state && strcmp(state, "Stopped") == 0))
+      return; /* keep waiting: the start has not reached the stream yet */
+    f->seen = 1;
+  }
   if (strcmp(type, "DELETED") == 0 || strcmp(type, "ABSENT") == 0) {
     f->outcome = 2;
     snprintf(f->reason, sizeof f->reason, "the runtime was deleted");
