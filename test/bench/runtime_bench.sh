@@ -106,7 +106,7 @@ echo "  first request answered 'starting' in ${first:-0}s; first answered reques
 echo "== 4. the runtime host's own cost"
 daemon=$(pgrep -f "hack/runtime-host daemon" | head -1)
 shim=$(pgrep -f "runtime_host/shim.py" | head -1)
-gw=$(pgrep -f "openclaw" | head -1)
+gw=$(pgrep -f '^openclaw-gateway' | head -1) # the gateway names its process
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 c0=$(cpu "$daemon")
