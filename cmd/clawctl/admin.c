@@ -113,6 +113,47 @@ int ctl_cmd_users_create(ctl_t *ctl, int argc, char **argv) {
   return rc;
 }
 
+/* users invite: the invitation token is printed once, alone on stdout (like tokens create),
+ * so `clawctl users invite dave | mail ...` hands it over without anything else. */
+int ctl_cmd_users_invite(ctl_t *ctl, int argc, char **argv) {
+  ctl_opt_t o[] = {{"--role", 1, NULL}, {"--ttl-hours", 1, NULL}};
+  char *pos[1];
+  int rc = ctl_parse(ctl, argc, argv, o, 2, pos, 1, 1);
+  if (rc)
+    return rc;
+  if (o[0].value && strcmp(o[0].value, "user") != 0 && strcmp(o[0].value, "admin") != 0) {
+    fprintf(stderr, "clawctl users invite: --role is user or admin\n");
+    return EXIT_USAGE;
+  }
+  long ttl = 0;
+  if (o[1].value && cp_parse_long(o[1].value, 1, 720, &ttl) != 0) {
+    fprintf(stderr, "clawctl users invite: --ttl-hours takes 1 to 720\n");
+    return EXIT_USAGE;
+  }
+  cJSON *body = cJSON_CreateObject(), *resp = NULL;
+  if (!body || !cJSON_AddStringToObject(body, "username", pos[0]) ||
+      (o[0].value && !cJSON_AddStringToObject(body, "role", o[0].value)) ||
+      (ttl && !cJSON_AddNumberToObject(body, "ttl_hours", (double)ttl))) {
+    cJSON_Delete(body);
+    return EXIT_ERROR;
+  }
+  rc = ctl_call(ctl, "users invite", "POST", "/api/v1/invitations", body, &resp);
+  cJSON_Delete(body);
+  if (rc)
+    return rc;
+  if (!ctl_print_structured(ctl, resp)) {
+    char tok[600], exp[64], accept[256];
+    fprintf(stderr,
+            "Invitation for %s (expires %s); the token is shown only this once. The invitee "
+            "sets a password with it: POST %s {\"token\": ..., \"password\": ...}\n",
+            pos[0], ctl_str(resp, "expires_at", exp, sizeof exp),
+            ctl_str(resp, "accept", accept, sizeof accept));
+    printf("%s\n", ctl_str(resp, "token", tok, sizeof tok));
+  }
+  cJSON_Delete(resp);
+  return 0;
+}
+
 static int user_action(ctl_t *ctl, int argc, char **argv, const char *action, const char *done) {
   char *pos[1];
   int rc = ctl_parse(ctl, argc, argv, NULL, 0, pos, 1, 1);

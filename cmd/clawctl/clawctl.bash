@@ -21,7 +21,7 @@ _clawctl() {
   case ${w[0]} in
   config) [ ${#w[@]} -eq 1 ] && COMPREPLY=($(compgen -W "view get-contexts current-context use-context set-context delete-context" -- "$cur")) ;;
   tokens) [ ${#w[@]} -eq 1 ] && COMPREPLY=($(compgen -W "create list revoke" -- "$cur")) ;;
-  users) [ ${#w[@]} -eq 1 ] && COMPREPLY=($(compgen -W "list create disable enable delete" -- "$cur")) ;;
+  users) [ ${#w[@]} -eq 1 ] && COMPREPLY=($(compgen -W "list create invite disable enable delete" -- "$cur")) ;;
   runtimes) [ ${#w[@]} -eq 1 ] && COMPREPLY=($(compgen -W "list" -- "$cur")) ;;
   quota) [ ${#w[@]} -eq 1 ] && COMPREPLY=($(compgen -W "get set" -- "$cur")) ;;
   help) COMPREPLY=($(compgen -W "exit-codes environment config output" -- "$cur")) ;;

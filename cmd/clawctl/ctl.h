@@ -105,6 +105,7 @@ int ctl_cmd_tokens_list(ctl_t *, int, char **);
 int ctl_cmd_tokens_revoke(ctl_t *, int, char **);
 int ctl_cmd_users_list(ctl_t *, int, char **);
 int ctl_cmd_users_create(ctl_t *, int, char **);
+int ctl_cmd_users_invite(ctl_t *, int, char **);
 int ctl_cmd_users_disable(ctl_t *, int, char **);
 int ctl_cmd_users_enable(ctl_t *, int, char **);
 int ctl_cmd_users_delete(ctl_t *, int, char **);

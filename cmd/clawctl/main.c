@@ -75,6 +75,10 @@ static const ctl_cmd_t commands[] = {
      "Admin: creates an account (without a password, it can only be used after an\n"
      "invitation or a password set later).",
      ctl_cmd_users_create},
+    {"users invite", "clawctl users invite NAME [--role user|admin] [--ttl-hours N]",
+     "Admin: invites a new account; prints the invitation token once on stdout. The\n"
+     "invitee chooses a password with it (POST /api/v1/invitations/accept).",
+     ctl_cmd_users_invite},
     {"users disable", "clawctl users disable NAME",
      "Admin: disables an account: its sessions and tokens end and its runtime stops.",
      ctl_cmd_users_disable},

@@ -111,6 +111,18 @@ run 0 -o json users list
 [ "$(jq -r '[.items[].username] | sort | join(",")' <<<"$out")" = "alice,bob,carol,root" ] || fail "users json: $out"
 run 1 users delete alice
 has "$err" "Disable it instead: clawctl users disable alice"
+# An invitation: the token alone on stdout, once; with it the invitee sets a password.
+run 0 users invite dave --ttl-hours 2
+has "$out" "^cpi_[A-Za-z0-9_-]+$"
+has "$err" "Invitation for dave"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data "{\"token\":\"$out\",\"password\":\"dave-password\"}" "$server/api/v1/invitations/accept")
+[ "$code" = 201 ] || fail "accepting the invitation from clawctl: HTTP $code"
+run 2 users invite erin --role root
+has "$err" "--role is user or admin"
+run 0 -o json users list
+[ "$(jq -r '[.items[].username] | sort | join(",")' <<<"$out")" = "alice,bob,carol,dave,root" ] ||
+  fail "the invited user is not listed: $out"
 feed "alice-password"
 run 0 --context alice login --server "$server" --username alice --password-stdin
 has "$err" "as alice \(user\); context alice"
