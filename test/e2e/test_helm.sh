@@ -49,7 +49,16 @@ cleanup() {
 trap cleanup EXIT
 
 # helm prints a notice on stderr for every symbolic link it follows (crds/); drop those.
-h() { helm "$@" 2> >(grep -v 'found symbolic link in path' >&2); }
+# `helm template` renders for Kubernetes v1.20 unless told otherwise, which the chart's
+# kubeVersion (>= 1.31) refuses: render for the cluster at hand, as Argo CD does.
+kube_version=$(kubectl version -o json | jq -r .serverVersion.gitVersion)
+h() {
+  if [ "$1" = template ]; then
+    helm template --kube-version "$kube_version" "${@:2}" 2> >(grep -v 'found symbolic link in path' >&2)
+  else
+    helm "$@" 2> >(grep -v 'found symbolic link in path' >&2)
+  fi
+}
 set_args=(--set "runtimes.namespace=$rtns" --set "defaultProfile.name=$profile")
 
 # ---------------------------------------------------------------------------------------
@@ -367,6 +376,35 @@ cannot modelproxy create pods "$rtns"
 cannot modelproxy patch userruntimes.clawplane.io "$rtns"
 cannot modelproxy create tokenreviews.authentication.k8s.io "$ns"
 ok "modelproxy: secrets only in $rtns, read-only, no spec writes, no TokenReview unless enabled"
+
+# People, not ServiceAccounts: the built-in view and edit roles in a namespace cover
+# UserRuntimes through the chart's aggregated ClusterRoles.
+kubectl -n "$rtns" create rolebinding "e2e-viewer-$suffix" --clusterrole=view --user=viewer-$suffix >/dev/null
+kubectl -n "$rtns" create rolebinding "e2e-editor-$suffix" --clusterrole=edit --user=editor-$suffix >/dev/null
+person() { # person <user> <can|cannot> <verb> <resource> [kubectl args...]
+  local out end=$((SECONDS + 20))
+  while :; do # aggregation is done by kube-controller-manager, a moment after the install
+    out=$(kubectl auth can-i "$3" "$4" --as="$1" -n "$rtns" "${@:5}" 2>/dev/null) || true
+    [ "$2" = can ] && [ "$out" = yes ] && return 0
+    [ "$2" = cannot ] && [ "$out" = no ] && return 0
+    [ $SECONDS -lt $end ] || fail "$1 $2 $3 $4 in $rtns: kubectl says $out"
+    sleep 1
+  done
+}
+person "viewer-$suffix" can list userruntimes.clawplane.io
+person "viewer-$suffix" cannot patch userruntimes.clawplane.io
+person "editor-$suffix" can patch userruntimes.clawplane.io
+person "editor-$suffix" can create userruntimes.clawplane.io
+person "editor-$suffix" cannot patch userruntimes.clawplane.io --subresource=status
+ok "the view and edit roles read and manage UserRuntimes (status stays the controller's)"
+for c in controller apiserver modelproxy; do
+  [ "$(kubectl -n "$ns" get pdb "$fn-$c" -o jsonpath='{.spec.unhealthyPodEvictionPolicy}')" = AlwaysAllow ] ||
+    fail "PodDisruptionBudget $fn-$c lets an unready pod block a drain"
+done
+out=$(helm template t "$src/charts/clawplane" --kube-version 1.30.0 --set postgresql.bundled.enabled=true 2>&1) &&
+  fail "the chart rendered for Kubernetes 1.30"
+grep -q "requires kubeVersion" <<<"$out" || fail "no kubeVersion message: $out"
+ok "PodDisruptionBudgets never wait on unready pods; Kubernetes older than 1.31 is refused by name"
 
 # ---------------------------------------------------------------------------------------
 step "the real controller, with only the chart's RBAC, reconciles a UserRuntime in $rtns"
