@@ -12,7 +12,7 @@
 set -euo pipefail
 src=${CP_SOURCE_DIR:?}
 ns=e2e-traefik-$$
-host=t1.runtimes.localhost
+host=t1-$$.runtimes.localhost # unique: a route left by a killed run must not shadow this one
 work=$(mktemp -d /tmp/clawplane-e2e-traefik.XXXXXX)
 helper="$src/test/e2e/traefik_servers.py"
 pids=()
