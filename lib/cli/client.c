@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/str.h"
 #include "json/json.h"
+#include "kube/client.h"
 #include "modelproxy/sse.h"
 
 struct cp_cli_client_s {
@@ -78,27 +79,6 @@ int cp_cli_escape(const char *s, char *dst, size_t n) {
     return CP_ETOOBIG;
   dst[o] = '\0';
   return 0;
-}
-
-static int code_of_http(long http) {
-  switch (http) {
-  case 400:
-    return CP_EBADREQUEST;
-  case 401:
-    return CP_EUNAUTHORIZED;
-  case 403:
-    return CP_EFORBIDDEN;
-  case 404:
-    return CP_ENOTFOUND;
-  case 409:
-    return CP_ECONFLICT;
-  case 422:
-    return CP_EINVALID;
-  case 429:
-    return CP_ETHROTTLED;
-  default:
-    return http >= 500 ? CP_EUNAVAILABLE : CP_EHTTP;
-  }
 }
 
 static int code_of_curl(CURLcode cc) {
@@ -207,7 +187,7 @@ int cp_cli_call(cp_cli_client_t *c, const char *method, const char *path, const 
     rc = code_of_curl(cc);
   } else if (http < 200 || http > 299) {
     status_from_body(st, http, &b);
-    rc = code_of_http(http);
+    rc = cp_kube_http_error(http); /* the same status mapping as the kube client's */
   } else {
     st->http = http;
     cJSON *root = NULL;
@@ -322,7 +302,7 @@ int cp_cli_stream(cp_cli_client_t *c, const char *path, long timeout_ms, cp_cli_
     rc = CP_ETOOBIG;
   } else if (s.http != 0 && s.http != 200) {
     status_from_body(st, s.http, &s.err);
-    rc = code_of_http(s.http);
+    rc = s.http / 100 == 2 ? CP_EHTTP : cp_kube_http_error(s.http); /* a stream wants 200 */
   } else if (cc != CURLE_OK) {
     snprintf(st->message, sizeof st->message, "%.300s: %s", c->server, curl_easy_strerror(cc));
     rc = code_of_curl(cc);
