@@ -65,7 +65,9 @@ static void print_runtime(const cJSON *rt) {
   cp_cli_table_free(t);
 }
 
-int ctl_cmd_status(ctl_t *ctl, int argc, char **argv) {
+/* `CMD [--user U]`: parses the flags and GETs the runtime into *rt (the caller frees it).
+ * Returns 0 or the exit code, with a hint when there is no runtime yet. */
+static int get_runtime(ctl_t *ctl, const char *what, int argc, char **argv, cJSON **rt) {
   ctl_opt_t o[] = {{"--user", 1, NULL}};
   int rc = ctl_parse(ctl, argc, argv, o, 1, NULL, 0, 0);
   if (rc)
@@ -73,12 +75,16 @@ int ctl_cmd_status(ctl_t *ctl, int argc, char **argv) {
   char path[512];
   if ((rc = runtime_path(o[0].value, "", path, sizeof path)))
     return rc;
+  if ((rc = ctl_call(ctl, what, "GET", path, NULL, rt)) == EXIT_NOTFOUND)
+    fprintf(stderr, "No runtime yet; clawctl start creates it.\n");
+  return rc;
+}
+
+int ctl_cmd_status(ctl_t *ctl, int argc, char **argv) {
   cJSON *rt = NULL;
-  if ((rc = ctl_call(ctl, "status", "GET", path, NULL, &rt))) {
-    if (rc == EXIT_NOTFOUND)
-      fprintf(stderr, "No runtime yet; clawctl start creates it.\n");
+  int rc = get_runtime(ctl, "status", argc, argv, &rt);
+  if (rc)
     return rc;
-  }
   if (!ctl_print_structured(ctl, rt))
     print_runtime(rt);
   cJSON_Delete(rt);
@@ -122,19 +128,10 @@ static int runtime_url(const ctl_t *ctl, const char *user, char *out, size_t n) 
 }
 
 int ctl_cmd_open(ctl_t *ctl, int argc, char **argv) {
-  ctl_opt_t o[] = {{"--user", 1, NULL}};
-  int rc = ctl_parse(ctl, argc, argv, o, 1, NULL, 0, 0);
+  cJSON *rt = NULL;
+  int rc = get_runtime(ctl, "open", argc, argv, &rt);
   if (rc)
     return rc;
-  char path[512];
-  if ((rc = runtime_path(o[0].value, "", path, sizeof path)))
-    return rc;
-  cJSON *rt = NULL;
-  if ((rc = ctl_call(ctl, "open", "GET", path, NULL, &rt))) {
-    if (rc == EXIT_NOTFOUND)
-      fprintf(stderr, "No runtime yet; clawctl start creates it.\n");
-    return rc;
-  }
   char user[64], url[1100], phase[32];
   ctl_str(rt, "user", user, sizeof user);
   ctl_str(cJSON_GetObjectItemCaseSensitive(rt, "observed"), "phase", phase, sizeof phase);
