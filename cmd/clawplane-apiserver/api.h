@@ -317,6 +317,13 @@ void cp__api_forward_auth(api_ctx_t *c, cp_http_request_t *req);
 
 /* Builds the page once (host_suffix may be NULL). Returns 0 or CP_ENOMEM. */
 int cp__api_login_page_init(const char *host_suffix);
+
+/* Answers a page with status, Content-Type, the given Content-Security-Policy, the
+ * hardening headers every page of ours carries (no framing, no sniffing, no referrer,
+ * no-store), then extra (name, value pairs, NULL-terminated; may be NULL), and frees c.
+ * Loop thread. */
+void cp__api_serve_page(api_ctx_t *c, int status, const char *type, const char *csp,
+                        const char *const *extra, const char *body, size_t len);
 void cp__api_login_page_free(void);
 void cp__api_login_page(api_ctx_t *c);   /* GET /login */
 void cp__api_login_script(api_ctx_t *c); /* GET /login.js */

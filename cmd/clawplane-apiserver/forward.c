@@ -160,27 +160,10 @@ static void starting(api_ctx_t *c, const char *phase) {
     cp__api_finish(c);
     return;
   }
-  static const char *const h[] = {"Content-Type",
-                                  "text/html; charset=utf-8",
-                                  "Cache-Control",
-                                  "no-store",
-                                  "Retry-After",
-                                  "5",
-                                  "Refresh",
-                                  "5",
-                                  "Content-Security-Policy",
-                                  "default-src 'none'; frame-ancestors 'none'",
-                                  "X-Content-Type-Options",
-                                  "nosniff",
-                                  NULL};
-  cp_http_request_t *req = c->req;
-  if (req) {
-    cp_http_request_set_on_abort(req, NULL, NULL);
-    c->req = NULL;
-    if (cp_http_respond_headers(req, 503, h, starting_page, sizeof starting_page - 1) != 0)
-      cp_http_abort(req);
-  }
-  cp__api_ctx_free(c);
+  static const char *const extra[] = {"Retry-After", "5", "Refresh", "5", NULL};
+  cp__api_serve_page(c, 503, "text/html; charset=utf-8",
+                     "default-src 'none'; frame-ancestors 'none'", extra, starting_page,
+                     sizeof starting_page - 1);
 }
 
 static void authorized(api_ctx_t *c) {

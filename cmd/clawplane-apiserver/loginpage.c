@@ -108,31 +108,35 @@ void cp__api_login_page_free(void) {
   page = NULL;
 }
 
-static void serve(api_ctx_t *c, const char *type, const char *body, size_t len) {
+#define LOGIN_CSP                                                                                  \
+  ("default-src 'none'; script-src 'self'; connect-src 'self'; form-action 'self'; "               \
+   "frame-ancestors 'none'; base-uri 'none'") /* one value: clang's -Wstring-concatenation */
+
+void cp__api_serve_page(api_ctx_t *c, int status, const char *type, const char *csp,
+                        const char *const *extra, const char *body, size_t len) {
   static const char *const common[] = {
-      "Content-Security-Policy",
-      ("default-src 'none'; script-src 'self'; connect-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'"), /* one value: clang's -Wstring-concatenation */
-      "X-Frame-Options",
-      "DENY",
-      "X-Content-Type-Options",
-      "nosniff",
-      "Referrer-Policy",
-      "no-referrer",
-      "Cache-Control",
-      "no-store"};
-  const char *h[16];
+      "X-Frame-Options", "DENY",        "X-Content-Type-Options", "nosniff",
+      "Referrer-Policy", "no-referrer", "Cache-Control",          "no-store"};
+  const char *h[24];
   size_t n = 0;
   h[n++] = "Content-Type";
   h[n++] = type;
+  h[n++] = "Content-Security-Policy";
+  h[n++] = csp;
   for (size_t i = 0; i < sizeof common / sizeof *common; i++)
     h[n++] = common[i];
+  for (size_t i = 0; extra && extra[i] && extra[i + 1] && n + 2 < sizeof h / sizeof *h; i += 2) {
+    h[n++] = extra[i];
+    h[n++] = extra[i + 1];
+  }
   h[n] = NULL;
   cp_http_request_t *req = c->req;
-  cp_http_request_set_on_abort(req, NULL, NULL);
-  c->req = NULL;
-  if (cp_http_respond_headers(req, 200, h, body, len) != 0)
-    cp_http_abort(req);
+  if (req) {
+    cp_http_request_set_on_abort(req, NULL, NULL);
+    c->req = NULL;
+    if (cp_http_respond_headers(req, status, h, body, len) != 0)
+      cp_http_abort(req);
+  }
   cp__api_ctx_free(c);
 }
 
@@ -142,9 +146,10 @@ void cp__api_login_page(api_ctx_t *c) {
     cp__api_finish(c);
     return;
   }
-  serve(c, "text/html; charset=utf-8", page, page_len);
+  cp__api_serve_page(c, 200, "text/html; charset=utf-8", LOGIN_CSP, NULL, page, page_len);
 }
 
 void cp__api_login_script(api_ctx_t *c) {
-  serve(c, "text/javascript; charset=utf-8", script, sizeof script - 1);
+  cp__api_serve_page(c, 200, "text/javascript; charset=utf-8", LOGIN_CSP, NULL, script,
+                     sizeof script - 1);
 }
