@@ -187,6 +187,12 @@ kubectl create ns "$ns" >/dev/null
 kubectl label ns "$ns" pod-security.kubernetes.io/enforce=restricted \
   pod-security.kubernetes.io/warn=restricted >/dev/null
 installed=1
+# Whether Traefik's API is served decides the controller's route rules (helm's
+# .Capabilities); another suite may install its CRDs while this one runs, so look before
+# and after the install, asking the API server itself (kubectl's discovery cache can be
+# hours old).
+traefik_api() { kubectl get --raw /apis/traefik.io/v1alpha1 >/dev/null 2>&1 && echo yes || echo no; }
+traefik_before=$(traefik_api)
 h install "$rel" "$chart" -n "$ns" -f "$data/install-values.yaml" "${set_args[@]}" \
   --wait --timeout 180s >"$tmp/install.out" 2>"$tmp/install.err" ||
   fail "helm install failed: $(cat "$tmp/install.err" "$tmp/install.out")"
@@ -305,11 +311,17 @@ $want"
 profiles_rw="runtimeprofiles.clawplane.io [] [get list watch]"
 profiles_r="runtimeprofiles.clawplane.io [] [get list]"
 # Routes (IngressRoute + Middleware per runtime) exist only where Traefik's CRDs do;
-# other suites may have installed them in this cluster.
+# other suites may have installed them in this cluster, even during the install above.
 routes=()
-kubectl api-resources --api-group=traefik.io -o name 2>/dev/null | grep -q '^ingressroutes' &&
-  routes=("ingressroutes.traefik.io [] [get list watch create patch]"
-    "middlewares.traefik.io [] [get list watch create patch]")
+route_rules=("ingressroutes.traefik.io [] [get list watch create patch]"
+  "middlewares.traefik.io [] [get list watch create patch]")
+traefik_after=$(traefik_api)
+if [ "$traefik_before" != "$traefik_after" ]; then
+  # Installed mid-render: either answer is right; take the one the release holds.
+  h get manifest "$rel" -n "$ns" | grep -q 'traefik.io' && routes=("${route_rules[@]}")
+elif [ "$traefik_after" = yes ]; then
+  routes=("${route_rules[@]}")
+fi
 expect_rules controller "$rtns" \
   "${routes[@]}" \
   "configmaps [] [get list watch create patch]" \
