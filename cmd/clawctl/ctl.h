@@ -76,6 +76,11 @@ int ctl_print_structured(ctl_t *ctl, const cJSON *v);
 /* Writes the config back to its file. Prints the problem and returns EXIT_ERROR, or 0. */
 int ctl_save(ctl_t *ctl);
 
+/* clawctl completion bash|zsh (argv after "completion"): prints the script generated from
+ * cmds and the help topics' names. Returns the exit code. */
+int ctl_completion(int argc, char **argv, const ctl_cmd_t *cmds, size_t n,
+                   const char *const *topics, size_t ntopics);
+
 /* The user a command acts on: --user's value escaped, or "me". */
 int ctl_user_path(const char *user, char *buf, size_t n);
 

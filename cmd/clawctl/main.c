@@ -144,6 +144,7 @@ static void print_usage(FILE *f) {
     int len = nl ? (int)(nl - commands[i].help) : (int)strlen(commands[i].help);
     fprintf(f, "  %-24s %.*s\n", commands[i].name, len, commands[i].help);
   }
+  fprintf(f, "  %-24s %s\n", "completion", "Prints a completion script: completion bash|zsh.");
   fprintf(f, "  %-24s %s\n", "version", "Prints clawctl's version.");
   fprintf(f, "\nHelp: clawctl COMMAND --help, clawctl help TOPIC (topics: exit-codes, "
              "environment, config, output)\n");
@@ -438,6 +439,15 @@ int main(int argc, char **argv) {
   }
   if (strcmp(args[0], "help") == 0) {
     rc = help(n - 1, args + 1);
+    free(args);
+    return rc;
+  }
+  if (strcmp(args[0], "completion") == 0) {
+    const char *names[sizeof topics / sizeof topics[0]];
+    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++)
+      names[i] = topics[i].name;
+    rc =
+        ctl_completion(n - 1, args + 1, commands, NCOMMANDS, names, sizeof names / sizeof names[0]);
     free(args);
     return rc;
   }

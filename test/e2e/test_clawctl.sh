@@ -259,4 +259,40 @@ raw=$(cat "$logdir/tty.raw")
 grep -qE $'\r\e\\[K[|/\\\\-] (SNAPSHOT|ABSENT|MODIFIED): phase [A-Za-z]+, ready .* \\([0-9]+s\\)' <<<"$raw" ||
   fail "no spinner line in the terminal output: $(tr '\r\033' '<^' <<<"$raw" | tail -c 800)"
 ok "start --wait on a terminal redraws one line with a spinner and the elapsed time"
+
+say "shell completion, generated from the command table"
+# bash: the completion function as bash calls it on <Tab>.
+complete_bash() { # complete_bash <words...>: what <Tab> offers after them (last word: the prefix)
+  PATH="$(dirname "$clawctl"):$PATH" bash --norc --noprofile -c 'source <("$1" completion bash) || exit 1; shift
+    COMP_WORDS=(clawctl "$@"); COMP_CWORD=$#; _clawctl; printf "%s\n" "${COMPREPLY[@]}"' _ \
+    "$clawctl" "$@" | sort | tr '\n' ' '
+}
+[ "$(complete_bash tok)" = "tokens " ] || fail "bash: clawctl tok<Tab> offers: $(complete_bash tok)"
+[ "$(complete_bash users d)" = "delete disable " ] || fail "bash: users d<Tab>: $(complete_bash users d)"
+[ "$(complete_bash start --w)" = "--wait " ] || fail "bash: start --w<Tab>: $(complete_bash start --w)"
+[ "$(complete_bash runtimes list --phase Hib)" = "Hibernated " ] ||
+  fail "bash: --phase Hib<Tab>: $(complete_bash runtimes list --phase Hib)"
+[ "$(complete_bash help exit)" = "exit-codes " ] || fail "bash: help exit<Tab>: $(complete_bash help exit)"
+has "$(complete_bash --context '')" "@127.0.0.1"
+ok "bash completion: commands, subcommands, flags, --phase values, help topics, contexts"
+# zsh: a real interactive zsh in tmux, completion loaded from fpath as packagers install it.
+zdir="$logdir/zsh"
+mkdir -p "$zdir/fpath"
+"$clawctl" completion zsh >"$zdir/fpath/_clawctl"
+tmux -L "$tmux_sock" new-session -d -s zsh -x 160 -y 30 \
+  "env -i HOME=$zdir PATH=$(dirname "$clawctl"):/usr/bin:/bin TERM=xterm XDG_CONFIG_HOME=$XDG_CONFIG_HOME zsh -f"
+zscreen() { tmux -L "$tmux_sock" capture-pane -p -t zsh; }
+tmux -L "$tmux_sock" send-keys -t zsh "fpath=($zdir/fpath \$fpath); autoload -U compinit; compinit -u -d $zdir/dump; PS1='zsh%% '" Enter
+wait_for 10 "zsh prompt" bash -c "tmux -L $tmux_sock capture-pane -p -t zsh | grep -q '^zsh%'"
+tmux -L "$tmux_sock" send-keys -t zsh "clawctl tok" Tab
+wait_for 10 "zsh completes tokens" bash -c "tmux -L $tmux_sock capture-pane -p -t zsh | grep -q '^zsh% clawctl tokens *$'"
+tmux -L "$tmux_sock" send-keys -t zsh "rev" Tab " --" Tab
+wait_for 10 "zsh offers revoke's flags" bash -c "tmux -L $tmux_sock capture-pane -p -t zsh | grep -q -- '--user'"
+s=$(zscreen)
+has "$s" "^zsh% clawctl tokens revoke --"
+has "$s" "--help"
+ok "zsh completion (installed on fpath, driven in a terminal): command, subcommand, flags"
+run 2 completion fish
+has "$err" "Usage: clawctl completion bash.zsh"
+ok "completion for an unknown shell: usage and exit 2"
 say "all $checks checks passed"
