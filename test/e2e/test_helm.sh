@@ -189,8 +189,8 @@ kubectl label ns "$ns" pod-security.kubernetes.io/enforce=restricted \
 installed=1
 # Whether Traefik's API is served decides the controller's route rules (helm's
 # .Capabilities); another suite may install its CRDs while this one runs, so look before
-# and after the install, asking the API server itself (kubectl's discovery cache can be
-# hours old).
+# and after the install, with a GET of the group itself rather than a discovery listing
+# (in CI a listing once showed no Traefik while the chart had been rendered with it).
 traefik_api() { kubectl get --raw /apis/traefik.io/v1alpha1 >/dev/null 2>&1 && echo yes || echo no; }
 traefik_before=$(traefik_api)
 h install "$rel" "$chart" -n "$ns" -f "$data/install-values.yaml" "${set_args[@]}" \
@@ -461,7 +461,8 @@ metadata: {name: alice, namespace: $rtns}
 spec: {user: alice, profile: $profile, storage: {size: 1Gi}}
 EOF
 kubectl -n "$rtns" wait --for=condition=Ready ur/alice --timeout=90s >/dev/null ||
-  fail "ur/alice not Ready: $(kubectl -n "$rtns" get ur alice -o jsonpath='{.status}')"
+  fail "ur/alice not Ready: $(kubectl -n "$rtns" get ur alice -o jsonpath='{.status}')
+the controller's last words: $(tail -n 30 "$tmp/controller.log")"
 ok "ur/alice Ready, reconciled by the controller under ServiceAccount $fn-controller"
 for o in pod/alice svc/alice networkpolicy/alice pvc/alice-state secret/alice-credentials; do
   kubectl -n "$rtns" get "$o" >/dev/null 2>&1 || fail "$o missing in $rtns"
