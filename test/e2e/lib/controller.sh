@@ -21,6 +21,8 @@ fail() {
     kubectl -n "$ns" get ur,pod -o wide 2>&1
     kubectl -n "$ns" get ur -o jsonpath='{range .items[*]}{.metadata.name}: {.status}{"\n"}{end}' 2>&1
     kubectl -n "$ns" get pod -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.uid}: {.status}{"\n"}{end}' 2>&1
+    echo "--- the namespace's last events (a PodLost says which path counted a restart)"
+    kubectl -n "$ns" get events --sort-by=.lastTimestamp 2>&1 | tail -n 15
   } | cut -c1-2000 >&2
   for f in "$logdir"/controller*.log; do
     [ -f "$f" ] && { echo "--- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
