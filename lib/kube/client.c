@@ -370,10 +370,10 @@ static int setup_metrics(cp_kube_client_t *c, const cp_kubeconfig_t *cfg, cp_met
   const char *host = strstr(cfg->server, "://");
   host = host ? host + 3 : cfg->server;
   snprintf(c->metric_host, sizeof c->metric_host, "%.*s", (int)strcspn(host, "/?#"), host);
-  int r = cp_metrics_counter(
-      reg, "rest_client_requests_total",
-      "Number of HTTP requests, partitioned by status code, method, and host.",
-      CP_LABELS("code", "host", "method", NULL), &c->m_requests);
+  int r =
+      cp_metrics_counter(reg, "rest_client_requests_total",
+                         "Number of HTTP requests, partitioned by status code, method, and host.",
+                         CP_LABELS("code", "host", "method", NULL), &c->m_requests);
   if (r == 0)
     r = cp_metrics_histogram(reg, "rest_client_request_duration_seconds",
                              "Request latency in seconds. Broken down by verb, and host.",

@@ -96,18 +96,19 @@ static double depth(void *ud) {
 /* Registers the workqueue_* families and this queue's children. */
 static int register_metrics(cp_workqueue_t *q, cp_metrics_t *reg, const char *name) {
   /* client-go's: prometheus.ExponentialBuckets(10e-9, 10, 12) */
-  static const double buckets[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1000};
+  static const double buckets[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3,
+                                   1e-2, 1e-1, 1,    10,   100,  1000};
   static const size_t nb = sizeof buckets / sizeof *buckets;
   const char *const *labels = CP_LABELS("controller", "name", NULL);
   const char *const *values = CP_LABELS(name, name);
   if (!(q->name = strdup(name)))
     return CP_ENOMEM;
   cp_metric_t *adds, *retries, *qt, *wt;
-  int rc = cp_metrics_gauge(reg, "workqueue_depth", "Current depth of workqueue", labels,
-                            &q->m_depth);
+  int rc =
+      cp_metrics_gauge(reg, "workqueue_depth", "Current depth of workqueue", labels, &q->m_depth);
   if (rc == 0)
-    rc = cp_metrics_counter(reg, "workqueue_adds_total", "Total number of adds handled by workqueue",
-                            labels, &adds);
+    rc = cp_metrics_counter(reg, "workqueue_adds_total",
+                            "Total number of adds handled by workqueue", labels, &adds);
   if (rc == 0)
     rc = cp_metrics_counter(reg, "workqueue_retries_total",
                             "Total number of retries handled by workqueue", labels, &retries);

@@ -29,12 +29,12 @@
 typedef struct cp_workqueue_s cp_workqueue_t;
 
 typedef struct cp_workqueue_opts_s {
-  double base_delay; /* seconds; default 0.005 */
-  double max_delay;  /* seconds; default 1000 */
-  double qps;        /* overall token bucket; default 10 */
-  double burst;      /* default 100 */
-  size_t max_keys;   /* cap on queued + waiting keys; default 1,000,000 */
-  const char *name;  /* with metrics: the queue's label value (copied); NULL: no metrics */
+  double base_delay;     /* seconds; default 0.005 */
+  double max_delay;      /* seconds; default 1000 */
+  double qps;            /* overall token bucket; default 10 */
+  double burst;          /* default 100 */
+  size_t max_keys;       /* cap on queued + waiting keys; default 1,000,000 */
+  const char *name;      /* with metrics: the queue's label value (copied); NULL: no metrics */
   cp_metrics_t *metrics; /* registry for the workqueue_* series; must outlive the queue */
 } cp_workqueue_opts_t;
 

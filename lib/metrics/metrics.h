@@ -102,8 +102,7 @@ int cp_gauge_set_func(cp_metric_t *m, const char *const *values, cp_metric_gauge
 /* The same for a counter whose total is kept elsewhere (e.g. CPU time read from /proc):
  * fn must never go down. Returns 0, CP_EINVAL (not a counter) or what cp_metric_child
  * returns. Any thread. */
-int cp_counter_set_func(cp_metric_t *m, const char *const *values, cp_metric_value_fn fn,
-                        void *ud);
+int cp_counter_set_func(cp_metric_t *m, const char *const *values, cp_metric_value_fn fn, void *ud);
 
 /* Registers the standard process collectors, read from /proc/self at scrape time (what
  * client_golang's process collector exports): process_cpu_seconds_total,
