@@ -357,6 +357,10 @@ static int init_metrics(mp_app_t *a) {
     rc = cp_gauge_set(m->usage_pending, NULL, 0);
   if (rc == 0)
     rc = cp_gauge_set(m->credentials, NULL, 0);
+  /* Every refusal reason from the start, so a rate over them (budget alerts) has a base. */
+  static const char *const reasons[] = {"model", "tokens", "cost", "streams", "rate"};
+  for (size_t i = 0; rc == 0 && i < sizeof reasons / sizeof *reasons; i++)
+    rc = cp_counter_add(m->refusals, CP_LABELS(reasons[i]), 0);
   return rc;
 }
 
