@@ -50,6 +50,8 @@ fi
 
 if has restart; then
   say "a restarted controller writes nothing over unchanged runtimes"
+  w_first=$(writes "$lead_port") # the count the checks below read does count writes
+  [ "$w_first" -ge "$N" ] || fail "creating $N runtimes counted $w_first writes"
   kill -TERM "$lead_pid"
   wait "$lead_pid" || true
   a0=$(apiserver_writes)

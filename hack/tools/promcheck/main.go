@@ -19,7 +19,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"regexp"
 	"sort"
@@ -30,8 +29,6 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
-var pp = parser.NewParser(parser.Options{})
-
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: promcheck metrics <exposition | promcheck rules FILE... | promcheck exprs <lines")
 	os.Exit(2)
@@ -39,7 +36,7 @@ func usage() {
 
 // names adds every metric name selected by expr to seen.
 func names(expr string, seen map[string]bool) error {
-	e, err := pp.ParseExpr(expr)
+	e, err := parser.ParseExpr(expr)
 	if err != nil {
 		return err
 	}
@@ -81,9 +78,8 @@ func lintMetrics(r io.Reader) int {
 func checkRules(files []string) int {
 	seen := map[string]bool{}
 	status := 0
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	for _, f := range files {
-		groups, errs := rulefmt.ParseFile(f, false, model.UTF8Validation, pp, logger)
+		groups, errs := rulefmt.ParseFile(f, false, model.UTF8Validation)
 		for _, err := range errs {
 			fmt.Fprintln(os.Stderr, err)
 			status = 1
