@@ -384,6 +384,8 @@ static int setup_metrics(api_app_t *a) {
                                0.1,    0.25,  0.5,    1,     2.5,  5,     10};
   int rc = cp_metrics_new(&a->metrics);
   if (rc == 0)
+    rc = cp_metrics_process(a->metrics);
+  if (rc == 0)
     rc = cp_metrics_counter(a->metrics, "clawplane_apiserver_requests_total",
                             "HTTP requests by route pattern, method and status code.",
                             CP_LABELS("route", "method", "code", NULL), &a->m_requests);
@@ -440,13 +442,14 @@ int main(int argc, char **argv) {
   if (rc == 0)
     rc = cp__api_login_page_init(a->s.runtime_host_suffix);
   cp_informer_opts_t io = {.gvr = API_UR_GVR, .namespace_ = a->s.runtime_ns};
+  cp_kube_client_opts_t ko = {.metrics = a->metrics};
   cp_informer_handlers_t ih = {.on_add = cp__api_events_on_add,
                                .on_update = cp__api_events_on_update,
                                .on_delete = cp__api_events_on_delete,
                                .on_error = informer_error,
                                .ud = a};
   if (rc == 0)
-    rc = cp_informer_new(a->kcfg, NULL, &io, &ih, &a->informer);
+    rc = cp_informer_new(a->kcfg, &ko, &io, &ih, &a->informer);
   if (rc != 0) {
     cp_log_error("cannot initialise", "error", cp_strerror(rc), NULL);
     return 1;

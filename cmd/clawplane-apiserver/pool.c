@@ -26,7 +26,8 @@ int cp__api_pool_init(api_app_t *a) {
   cp_kube_client_opts_t ko = {.timeout_ms = 10000,
                               .connect_timeout_ms = 5000,
                               .user_agent = "clawplane-apiserver/0.1",
-                              .max_retries = 1};
+                              .max_retries = 1,
+                              .metrics = a->metrics};
   for (size_t i = 0; i < n; i++) {
     cp_pg_error_t e = {0};
     int rc = cp_pg_new(a->s.database_url, &po, &a->workers[i].db, &e);

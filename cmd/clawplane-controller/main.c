@@ -264,7 +264,6 @@ static void on_http(cp_http_request_t *req, void *ud) {
     else
       cp_http_respond(req, 503, "text/plain", "informers not synced\n", 21);
   } else if (strcmp(req->path, "/metrics") == 0) {
-    cp_ur_controller_collect(a->ctl);
     cp_buf_t out;
     cp_buf_init(&out, 16u << 20);
     if (cp_metrics_render(a->metrics, &out) == 0)
@@ -328,7 +327,8 @@ static void *campaign(void *arg) {
   app_t *a = arg;
   cp_kube_client_t *kc = NULL;
   cp_status_t st = {0};
-  int rc = cp_kube_client_new(a->cfg, NULL, &kc);
+  cp_kube_client_opts_t ko = {.metrics = a->metrics}; /* the Lease's requests are counted too */
+  int rc = cp_kube_client_new(a->cfg, &ko, &kc);
   if (rc == 0) {
     cp_leader_opts_t lo = {.namespace_ = a->lease_ns,
                            .name = a->lease_name,
@@ -409,6 +409,8 @@ int main(int argc, char **argv) {
   snprintf(a.identity, sizeof a.identity, "%s_%ld", host, (long)getpid());
 
   rc = cp_metrics_new(&a.metrics);
+  if (rc == 0)
+    rc = cp_metrics_process(a.metrics);
   if (rc == 0)
     rc = cp_metrics_gauge(a.metrics, "leader_election_master_status",
                           "Gauge of if the reporting system is master of the relevant lease, 0 "

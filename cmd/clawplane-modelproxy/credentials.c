@@ -120,7 +120,7 @@ int cp__mp_creds_start(mp_app_t *a) {
                               .on_delete = on_delete,
                               .on_error = on_error,
                               .ud = a};
-  cp_kube_client_opts_t co = {.user_agent = "clawplane-modelproxy/0.1"};
+  cp_kube_client_opts_t co = {.user_agent = "clawplane-modelproxy/0.1", .metrics = a->reg};
   rc = cp_informer_new(a->kcfg, &co, &io, &h, &a->secrets);
   if (rc == 0)
     rc = cp_informer_start(a->secrets);

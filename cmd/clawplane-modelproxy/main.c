@@ -288,61 +288,63 @@ static int init_metrics(mp_app_t *a) {
                                0.5,   1,      2.5,   5,    10,    30,   60,  120};
   mp_metrics_t *m = &a->m;
   cp_metrics_t *r = a->reg;
-  int rc = cp_metrics_counter(r, "modelproxy_requests_total",
+  int rc = cp_metrics_counter(r, "clawplane_modelproxy_requests_total",
                               "Model API requests by endpoint, model and HTTP status (499: the "
                               "client went away).",
                               CP_LABELS("endpoint", "model", "code", NULL), &m->requests);
   if (rc == 0)
-    rc = cp_metrics_histogram(r, "modelproxy_upstream_latency_seconds",
+    rc = cp_metrics_histogram(r, "clawplane_modelproxy_upstream_latency_seconds",
                               "Time from receiving a call to the upstream's response headers.",
                               CP_LABELS("model", NULL), lat, sizeof lat / sizeof lat[0],
                               &m->latency);
   if (rc == 0)
-    rc = cp_metrics_histogram(r, "modelproxy_request_duration_seconds",
+    rc = cp_metrics_histogram(r, "clawplane_modelproxy_request_duration_seconds",
                               "Time from receiving a call to its end (streams included).",
                               CP_LABELS("model", NULL), lat, sizeof lat / sizeof lat[0],
                               &m->duration);
   if (rc == 0)
-    rc = cp_metrics_gauge(r, "modelproxy_active_streams", "Streamed calls in flight.", NULL,
-                          &m->streams);
+    rc = cp_metrics_gauge(r, "clawplane_modelproxy_active_streams", "Streamed calls in flight.",
+                          NULL, &m->streams);
   if (rc == 0)
-    rc = cp_metrics_gauge(r, "modelproxy_active_calls", "Calls in flight.", NULL, &m->calls);
+    rc = cp_metrics_gauge(r, "clawplane_modelproxy_active_calls", "Calls in flight.", NULL,
+                          &m->calls);
   if (rc == 0)
-    rc = cp_metrics_counter(r, "modelproxy_tokens_total", "Tokens used, by model and kind.",
-                            CP_LABELS("model", "kind", NULL), &m->tokens);
+    rc = cp_metrics_counter(r, "clawplane_modelproxy_tokens_total",
+                            "Tokens used, by model and kind.", CP_LABELS("model", "kind", NULL),
+                            &m->tokens);
   if (rc == 0)
-    rc = cp_metrics_counter(r, "modelproxy_cost_microusd_total",
+    rc = cp_metrics_counter(r, "clawplane_modelproxy_cost_microusd_total",
                             "Cost of calls in micro-USD, by model.", CP_LABELS("model", NULL),
                             &m->cost);
   if (rc == 0)
-    rc = cp_metrics_counter(r, "modelproxy_policy_refusals_total",
+    rc = cp_metrics_counter(r, "clawplane_modelproxy_policy_refusals_total",
                             "Calls refused by policy, by reason (model, tokens, cost, streams, "
                             "rate).",
                             CP_LABELS("reason", NULL), &m->refusals);
   if (rc == 0)
-    rc = cp_metrics_gauge(r, "modelproxy_usage_records_pending",
+    rc = cp_metrics_gauge(r, "clawplane_modelproxy_usage_records_pending",
                           "Usage records waiting to be written to PostgreSQL.", NULL,
                           &m->usage_pending);
   if (rc == 0)
-    rc = cp_metrics_counter(r, "modelproxy_usage_records_written_total",
+    rc = cp_metrics_counter(r, "clawplane_modelproxy_usage_records_written_total",
                             "Usage records written to PostgreSQL.", NULL, &m->usage_written);
   if (rc == 0)
-    rc = cp_metrics_counter(r, "modelproxy_usage_write_errors_total",
+    rc = cp_metrics_counter(r, "clawplane_modelproxy_usage_write_errors_total",
                             "Failed attempts to write usage records (retried).", NULL,
                             &m->usage_errors);
   if (rc == 0)
-    rc = cp_metrics_counter(r, "modelproxy_usage_records_dropped_total",
+    rc = cp_metrics_counter(r, "clawplane_modelproxy_usage_records_dropped_total",
                             "Usage records dropped because the queue was full.", NULL,
                             &m->usage_dropped);
   if (rc == 0)
-    rc = cp_metrics_gauge(r, "modelproxy_credentials", "Runtime credentials known.", NULL,
+    rc = cp_metrics_gauge(r, "clawplane_modelproxy_credentials", "Runtime credentials known.", NULL,
                           &m->credentials);
   if (rc == 0)
-    rc = cp_metrics_counter(r, "modelproxy_activity_marks_total",
+    rc = cp_metrics_counter(r, "clawplane_modelproxy_activity_marks_total",
                             "lastActivityTime applies, by result.", CP_LABELS("result", NULL),
                             &m->activity);
   if (rc == 0)
-    rc = cp_metrics_counter(r, "modelproxy_token_reviews_total",
+    rc = cp_metrics_counter(r, "clawplane_modelproxy_token_reviews_total",
                             "Service-account tokens checked with TokenReview, by result "
                             "(authenticated, refused, error).",
                             CP_LABELS("result", NULL), &m->reviews);
@@ -355,6 +357,10 @@ static int init_metrics(mp_app_t *a) {
     rc = cp_gauge_set(m->usage_pending, NULL, 0);
   if (rc == 0)
     rc = cp_gauge_set(m->credentials, NULL, 0);
+  /* Every refusal reason from the start, so a rate over them (budget alerts) has a base. */
+  static const char *const reasons[] = {"model", "tokens", "cost", "streams", "rate"};
+  for (size_t i = 0; rc == 0 && i < sizeof reasons / sizeof *reasons; i++)
+    rc = cp_counter_add(m->refusals, CP_LABELS(reasons[i]), 0);
   return rc;
 }
 
@@ -512,6 +518,8 @@ int main(int argc, char **argv) {
   cp_map_init(&a->activity);
   uv_loop_init(&a->loop);
   rc = cp_metrics_new(&a->reg);
+  if (rc == 0)
+    rc = cp_metrics_process(a->reg);
   if (rc == 0)
     rc = init_metrics(a);
   if (rc == 0)

@@ -70,21 +70,21 @@ typedef struct mp_snapshot_s {
 } mp_snapshot_t;
 
 typedef struct mp_metrics_s {
-  cp_metric_t *requests;      /* modelproxy_requests_total{code,model,endpoint} */
-  cp_metric_t *latency;       /* modelproxy_upstream_latency_seconds{model} */
-  cp_metric_t *duration;      /* modelproxy_request_duration_seconds{model} */
-  cp_metric_t *streams;       /* modelproxy_active_streams */
-  cp_metric_t *calls;         /* modelproxy_active_calls */
-  cp_metric_t *tokens;        /* modelproxy_tokens_total{model,kind} */
-  cp_metric_t *cost;          /* modelproxy_cost_microusd_total{model} */
-  cp_metric_t *refusals;      /* modelproxy_policy_refusals_total{reason} */
-  cp_metric_t *usage_pending; /* modelproxy_usage_records_pending */
-  cp_metric_t *usage_written; /* modelproxy_usage_records_written_total */
-  cp_metric_t *usage_errors;  /* modelproxy_usage_write_errors_total */
-  cp_metric_t *usage_dropped; /* modelproxy_usage_records_dropped_total */
-  cp_metric_t *credentials;   /* modelproxy_credentials */
-  cp_metric_t *activity;      /* modelproxy_activity_marks_total{result} */
-  cp_metric_t *reviews;       /* modelproxy_token_reviews_total{result} */
+  cp_metric_t *requests;      /* clawplane_modelproxy_requests_total{code,model,endpoint} */
+  cp_metric_t *latency;       /* clawplane_modelproxy_upstream_latency_seconds{model} */
+  cp_metric_t *duration;      /* clawplane_modelproxy_request_duration_seconds{model} */
+  cp_metric_t *streams;       /* clawplane_modelproxy_active_streams */
+  cp_metric_t *calls;         /* clawplane_modelproxy_active_calls */
+  cp_metric_t *tokens;        /* clawplane_modelproxy_tokens_total{model,kind} */
+  cp_metric_t *cost;          /* clawplane_modelproxy_cost_microusd_total{model} */
+  cp_metric_t *refusals;      /* clawplane_modelproxy_policy_refusals_total{reason} */
+  cp_metric_t *usage_pending; /* clawplane_modelproxy_usage_records_pending */
+  cp_metric_t *usage_written; /* clawplane_modelproxy_usage_records_written_total */
+  cp_metric_t *usage_errors;  /* clawplane_modelproxy_usage_write_errors_total */
+  cp_metric_t *usage_dropped; /* clawplane_modelproxy_usage_records_dropped_total */
+  cp_metric_t *credentials;   /* clawplane_modelproxy_credentials */
+  cp_metric_t *activity;      /* clawplane_modelproxy_activity_marks_total{result} */
+  cp_metric_t *reviews;       /* clawplane_modelproxy_token_reviews_total{result} */
 } mp_metrics_t;
 
 typedef struct mp_usage_db_s mp_usage_db_t;

@@ -258,7 +258,8 @@ int cp__mp_review_start(mp_app_t *a) {
   if (!t)
     return CP_ENOMEM;
   t->a = a;
-  cp_kube_client_opts_t co = {.user_agent = "clawplane-modelproxy/0.1", .timeout_ms = 10000};
+  cp_kube_client_opts_t co = {
+      .user_agent = "clawplane-modelproxy/0.1", .timeout_ms = 10000, .metrics = a->reg};
   int rc = cp_kube_client_new(a->kcfg, &co, &t->kc);
   if (rc != 0) {
     free(t);

@@ -118,12 +118,10 @@ struct cp_ur_controller_s {
   pthread_mutex_t mu; /* guards memo, stats and the collected queue counters */
   cp_map_t memo;
   cp_ur_controller_stats_t stats;
-  char host[256]; /* API server host, for rest_client_requests_total */
-  cp_metric_t *m_reconciles, *m_errors, *m_time, *m_depth, *m_adds, *m_retries, *m_requests;
+  cp_metric_t *m_reconciles, *m_errors, *m_time, *m_requests, *m_active;
   cp_metric_t *m_lists, *m_watches, *m_watch_failures, *m_watch_connected;
   conn_t conn[INF_COUNT];
   const char *resources[INF_COUNT];
-  uint64_t adds_seen, retries_seen;
 };
 
 /* --- informer handlers: map every change to the owning runtime's key ------------------ */
@@ -273,19 +271,17 @@ static void inf_conn(cp_informer_conn_t what, const char *resource, unsigned lon
 
 /* --- API calls, counted ----------------------------------------------------------------- */
 
-/* Counts one API request (a reconcile's requests are writes, but for the rare GET of an
- * object missing from a cache) and passes rc through. */
+/* Counts one API request a reconcile made (writes, but for the rare GET of an object
+ * missing from a cache) and passes rc through. Every request, the informers' and the
+ * Lease's included, is also in rest_client_requests_total (lib/kube/client.c). */
 static int count(cp_ur_controller_t *c, const char *method, int rc, const cp_status_t *st) {
+  (void)st;
   pthread_mutex_lock(&c->mu);
   c->stats.requests++;
   c->stats.writes += strcmp(method, "GET") != 0;
   pthread_mutex_unlock(&c->mu);
-  if (c->m_requests) {
-    char code[16];
-    long http = rc == 0 ? (strcmp(method, "POST") == 0 ? 201 : 200) : st ? st->http_code : 0;
-    snprintf(code, sizeof code, "%ld", http);
-    cp_counter_add(c->m_requests, CP_LABELS(http ? code : "<error>", c->host, method), 1);
-  }
+  if (c->m_requests)
+    cp_counter_add(c->m_requests, CP_LABELS("userruntime", method), 1);
   return rc;
 }
 
@@ -931,32 +927,20 @@ static void observe(cp_ur_controller_t *c, int result, double secs) {
   }
 }
 
-static double queue_depth(void *ud) {
-  cp_workqueue_stats_t st;
-  cp_workqueue_stats(ud, &st);
-  return (double)st.depth;
-}
-
-void cp_ur_controller_collect(cp_ur_controller_t *c) {
-  cp_workqueue_stats_t st;
-  cp_workqueue_stats(c->q, &st);
-  pthread_mutex_lock(&c->mu);
-  uint64_t adds = st.adds - c->adds_seen, retries = st.retries - c->retries_seen;
-  c->adds_seen = st.adds;
-  c->retries_seen = st.retries;
-  pthread_mutex_unlock(&c->mu);
-  if (c->m_adds) {
-    cp_counter_add(c->m_adds, CP_LABELS("userruntime"), (double)adds);
-    cp_counter_add(c->m_retries, CP_LABELS("userruntime"), (double)retries);
-  }
-}
-
 /* Routes are on when both a forward-auth URL and a runtime origin are set. */
 static bool routes_on(const cp_desired_opts_t *d) {
   return d->forward_auth_url && *d->forward_auth_url && d->runtime_origin && *d->runtime_origin;
 }
 
+/* controller-runtime's reconcile-time buckets (metrics.ReconcileTime), 5 ms .. 60 s. */
+static const double RECONCILE_BUCKETS[] = {
+    0.005, 0.01, 0.025, 0.05, 0.1,  0.15, 0.2,  0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
+    0.7,   0.8,  0.9,   1.0,  1.25, 1.5,  1.75, 2.0,  2.5, 3.0,  3.5, 4.0,  4.5, 5,
+    6,     7,    8,     9,    10,   15,   20,   25,   30,  40,   50,  60};
+
 static int register_metrics(cp_ur_controller_t *c, cp_metrics_t *m) {
+  const char *const *ctl = CP_LABELS("userruntime");
+  cp_metric_t *max, *panics, *terminal;
   int rc = cp_metrics_counter(m, "controller_runtime_reconcile_total",
                               "Total number of reconciliations per controller",
                               CP_LABELS("controller", "result", NULL), &c->m_reconciles);
@@ -967,23 +951,33 @@ static int register_metrics(cp_ur_controller_t *c, cp_metrics_t *m) {
   if (rc == 0)
     rc = cp_metrics_histogram(m, "controller_runtime_reconcile_time_seconds",
                               "Length of time per reconciliation per controller",
-                              CP_LABELS("controller", NULL), NULL, 0, &c->m_time);
+                              CP_LABELS("controller", NULL), RECONCILE_BUCKETS,
+                              sizeof RECONCILE_BUCKETS / sizeof *RECONCILE_BUCKETS, &c->m_time);
   if (rc == 0)
-    rc = cp_metrics_gauge(m, "workqueue_depth", "Current depth of workqueue",
-                          CP_LABELS("name", NULL), &c->m_depth);
+    rc = cp_metrics_gauge(m, "controller_runtime_active_workers",
+                          "Number of currently used workers per controller",
+                          CP_LABELS("controller", NULL), &c->m_active);
   if (rc == 0)
-    rc = cp_gauge_set_func(c->m_depth, CP_LABELS("userruntime"), queue_depth, c->q);
+    rc = cp_metrics_gauge(m, "controller_runtime_max_concurrent_reconciles",
+                          "Maximum number of concurrent reconciles per controller",
+                          CP_LABELS("controller", NULL), &max);
+  /* C has no panic to recover from (a crash restarts the process) and no error is final
+   * here (every failed reconcile is retried with backoff): both stay 0, present so that
+   * dashboards and alerts written for controller-runtime find them. */
   if (rc == 0)
-    rc = cp_metrics_counter(m, "workqueue_adds_total", "Total number of adds handled by workqueue",
-                            CP_LABELS("name", NULL), &c->m_adds);
+    rc = cp_metrics_counter(m, "controller_runtime_reconcile_panics_total",
+                            "Total number of reconciliation panics per controller",
+                            CP_LABELS("controller", NULL), &panics);
   if (rc == 0)
-    rc = cp_metrics_counter(m, "workqueue_retries_total",
-                            "Total number of retries handled by workqueue", CP_LABELS("name", NULL),
-                            &c->m_retries);
+    rc = cp_metrics_counter(m, "controller_runtime_terminal_reconcile_errors_total",
+                            "Total number of terminal reconciliation errors per controller",
+                            CP_LABELS("controller", NULL), &terminal);
   if (rc == 0)
-    rc = cp_metrics_counter(m, "rest_client_requests_total",
-                            "Number of HTTP requests, partitioned by status code, method, and host",
-                            CP_LABELS("code", "host", "method", NULL), &c->m_requests);
+    rc = cp_metrics_counter(m, "clawplane_controller_reconcile_requests_total",
+                            "API requests the reconcilers made (writes, and GETs of objects "
+                            "missing from a cache), by method; the informers' and the Lease's "
+                            "requests are only in rest_client_requests_total",
+                            CP_LABELS("controller", "method", NULL), &c->m_requests);
   /* client-go's reflector names where it had one; ours for the rest */
   if (rc == 0)
     rc = cp_metrics_counter(m, "reflector_lists_total",
@@ -994,12 +988,12 @@ static int register_metrics(cp_ur_controller_t *c, cp_metrics_t *m) {
                             "Total number of API watches established by the reflectors",
                             CP_LABELS("name", NULL), &c->m_watches);
   if (rc == 0)
-    rc = cp_metrics_counter(m, "clawplane_informer_watch_failures_total",
+    rc = cp_metrics_counter(m, "clawplane_controller_watch_failures_total",
                             "Watch streams that failed and were retried, per resource",
                             CP_LABELS("name", NULL), &c->m_watch_failures);
   if (rc == 0)
     rc =
-        cp_metrics_gauge(m, "clawplane_informer_watch_connected",
+        cp_metrics_gauge(m, "clawplane_controller_watch_connected",
                          "1 while the resource's watch stream is established, 0 while it is broken",
                          CP_LABELS("name", NULL), &c->m_watch_connected);
   if (rc == 0) {
@@ -1015,9 +1009,13 @@ static int register_metrics(cp_ur_controller_t *c, cp_metrics_t *m) {
   if (rc == 0) {
     for (int i = 0; i < 4; i++)
       cp_counter_add(c->m_reconciles, CP_LABELS("userruntime", RESULTS[i]), 0);
-    cp_counter_add(c->m_errors, CP_LABELS("userruntime"), 0);
-    cp_counter_add(c->m_adds, CP_LABELS("userruntime"), 0);
-    cp_counter_add(c->m_retries, CP_LABELS("userruntime"), 0);
+    cp_counter_add(c->m_errors, ctl, 0);
+    cp_counter_add(panics, ctl, 0);
+    cp_counter_add(terminal, ctl, 0);
+    cp_gauge_set(c->m_active, ctl, 0);
+    cp_gauge_set(max, ctl, c->o.workers);
+    cp_metric_child_t *t; /* the histogram's series, at 0 until the first reconcile */
+    rc = cp_metric_child(c->m_time, ctl, &t);
   }
   return rc;
 }
@@ -1032,7 +1030,11 @@ static void *work(void *arg) {
   char *key;
   while (cp_workqueue_get(c->q, &key) == 0) {
     double t0 = cp_time_mono(), after = 0;
+    if (c->m_active)
+      cp_gauge_add(c->m_active, CP_LABELS("userruntime"), 1);
     int rc = reconcile(w, key, &after);
+    if (c->m_active)
+      cp_gauge_add(c->m_active, CP_LABELS("userruntime"), -1);
     int result = RES_SUCCESS;
     if (rc != 0) {
       cp_workqueue_add_rate_limited(c->q, key);
@@ -1102,8 +1104,6 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
   c->cfg = cfg;
   pthread_mutex_init(&c->mu, NULL);
   cp_map_init(&c->memo);
-  const char *host = strstr(cfg->server, "://");
-  snprintf(c->host, sizeof c->host, "%s", host ? host + 3 : cfg->server);
   static const char *const resources[INF_COUNT] = {[INF_UR] = "userruntimes",
                                                    [INF_RP] = "runtimeprofiles",
                                                    [INF_POD] = "pods",
@@ -1115,11 +1115,14 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
                                                    [INF_MW] = "middlewares",
                                                    [INF_ROUTE] = "ingressroutes"};
   memcpy(c->resources, resources, sizeof resources);
-  int rc = cp_workqueue_new(NULL, &c->q);
+  cp_workqueue_opts_t qo = {.name = "userruntime", .metrics = c->o.metrics};
+  int rc = cp_workqueue_new(&qo, &c->q);
   if (rc == 0 && c->o.metrics)
     rc = register_metrics(c, c->o.metrics);
-  cp_kube_client_opts_t copts = {
-      .qps = c->o.qps, .burst = c->o.burst, .user_agent = "clawplane-controller/0.1"};
+  cp_kube_client_opts_t copts = {.qps = c->o.qps,
+                                 .burst = c->o.burst,
+                                 .user_agent = "clawplane-controller/0.1",
+                                 .metrics = c->o.metrics};
   struct {
     cp_gvr_t gvr;
     const char *sel;
@@ -1247,8 +1250,6 @@ void cp_ur_controller_free(cp_ur_controller_t *c) {
   if (!c)
     return;
   cp_ur_controller_stop(c);
-  if (c->m_depth)
-    cp_gauge_set_func(c->m_depth, CP_LABELS("userruntime"), NULL, NULL);
   for (int i = 0; i < INF_COUNT; i++)
     cp_informer_free(c->inf[i]);
   for (int i = 0; c->workers && i < c->o.workers; i++)

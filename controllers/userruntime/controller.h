@@ -57,9 +57,6 @@ int cp_ur_controller_synced(cp_ur_controller_t *c);
  * error. Workers wait for the caches to sync before the first reconcile. */
 int cp_ur_controller_start_workers(cp_ur_controller_t *c);
 
-/* Brings the queue counters in opts.metrics up to date; call just before rendering. */
-void cp_ur_controller_collect(cp_ur_controller_t *c);
-
 /* Fills a snapshot of the counters. Any thread. */
 void cp_ur_controller_stats(cp_ur_controller_t *c, cp_ur_controller_stats_t *st);
 

@@ -32,6 +32,17 @@
 #define MAX_RETRY_WAIT_S 10L
 #define MAX_TOKEN_FILE 65536
 #define MAX_URL 65536
+#define MAX_COUNTED 16 /* (method, code) pairs whose metric children a client remembers */
+
+/* A label tuple looked up once, so counting a request allocates nothing afterwards. */
+typedef struct counted_s {
+  const char *method; /* one of METHODS */
+  long code;
+  cp_metric_child_t *child;
+} counted_t;
+
+static const char *const METHODS[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+#define NMETHODS (sizeof METHODS / sizeof *METHODS)
 
 struct cp_kube_client_s {
   CURL *curl;
@@ -49,6 +60,11 @@ struct cp_kube_client_s {
   double qps, tokens, last; /* token bucket; last = monotonic seconds of last refill */
   int burst;
   char errbuf[CURL_ERROR_SIZE];
+  cp_metric_t *m_requests, *m_duration; /* NULL without opts.metrics */
+  char metric_host[256];                /* host:port of the server, the "host" label */
+  counted_t counted[MAX_COUNTED];
+  size_t ncounted;
+  cp_metric_child_t *durations[NMETHODS];
 };
 
 /* ---- small utilities ---- */
@@ -344,6 +360,59 @@ out:
   return r;
 }
 
+/* ---- metrics ---- */
+
+/* Registers (or finds) the request metrics and the duration children, one per method. */
+static int setup_metrics(cp_kube_client_t *c, const cp_kubeconfig_t *cfg, cp_metrics_t *reg) {
+  static const double buckets[] = {0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60};
+  if (!reg)
+    return 0;
+  const char *host = strstr(cfg->server, "://");
+  host = host ? host + 3 : cfg->server;
+  snprintf(c->metric_host, sizeof c->metric_host, "%.*s", (int)strcspn(host, "/?#"), host);
+  int r =
+      cp_metrics_counter(reg, "rest_client_requests_total",
+                         "Number of HTTP requests, partitioned by status code, method, and host.",
+                         CP_LABELS("code", "host", "method", NULL), &c->m_requests);
+  if (r == 0)
+    r = cp_metrics_histogram(reg, "rest_client_request_duration_seconds",
+                             "Request latency in seconds. Broken down by verb, and host.",
+                             CP_LABELS("host", "verb", NULL), buckets,
+                             sizeof buckets / sizeof *buckets, &c->m_duration);
+  for (size_t i = 0; r == 0 && i < NMETHODS; i++)
+    r = cp_metric_child(c->m_duration, CP_LABELS(c->metric_host, METHODS[i]), &c->durations[i]);
+  return r;
+}
+
+/* Counts one request answered with code (0: no answer) and, when secs >= 0, observes its
+ * duration. Unknown methods are not counted (every caller here uses METHODS). */
+static void count_request(cp_kube_client_t *c, const char *method, long code, double secs) {
+  if (!c->m_requests)
+    return;
+  size_t m = 0;
+  while (m < NMETHODS && strcmp(METHODS[m], method) != 0)
+    m++;
+  if (m == NMETHODS)
+    return;
+  if (secs >= 0)
+    cp_metric_child_observe(c->durations[m], secs);
+  for (size_t i = 0; i < c->ncounted; i++) {
+    if (c->counted[i].method == METHODS[m] && c->counted[i].code == code) {
+      cp_metric_child_add(c->counted[i].child, 1);
+      return;
+    }
+  }
+  char num[24];
+  snprintf(num, sizeof num, "%ld", code);
+  cp_metric_child_t *child;
+  if (cp_metric_child(c->m_requests, CP_LABELS(code ? num : "<error>", c->metric_host, METHODS[m]),
+                      &child) != 0)
+    return;
+  cp_metric_child_add(child, 1);
+  if (c->ncounted < MAX_COUNTED)
+    c->counted[c->ncounted++] = (counted_t){METHODS[m], code, child};
+}
+
 static bool set_blob(CURL *h, CURLoption opt, const cp_blob_t *b) {
   if (!b->data)
     return true;
@@ -382,7 +451,7 @@ int cp_kube_client_new(const cp_kubeconfig_t *cfg, const cp_kube_client_opts_t *
       (cfg->token && !(c->token = strdup(cfg->token))) ||
       (cfg->token_file && !(c->token_file = strdup(cfg->token_file))))
     goto fail;
-  if ((r = setup_server(c, cfg)) != 0)
+  if ((r = setup_server(c, cfg)) != 0 || (r = setup_metrics(c, cfg, opts->metrics)) != 0)
     goto fail;
 
   CURL *h = c->curl;
@@ -523,6 +592,7 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200 && code < 300) {
       x->up = 1;
+      count_request(x->c, x->call->method, code, -1);
       (void)x->call->sink(x->call->sink_ud, NULL, 0); /* headers are in: a stream is up */
     }
   }
@@ -646,9 +716,12 @@ static int perform(cp_kube_client_t *c, const call_t *k, cp_buf_t *resp, cp_stat
     c->errbuf[0] = '\0';
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
+    double t0 = now_s();
     CURLcode rc = curl_easy_perform(h);
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    if (!x.up) /* a watch that started was counted then */
+      count_request(c, k->method, code, k->sink ? -1 : now_s() - t0);
     if (x.err) {
       r = x.err;
       char msg[128];

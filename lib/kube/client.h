@@ -23,6 +23,12 @@
  * times (any method: neither was processed) honouring Retry-After, each wait capped at
  * 10 s; the last answer reaches the caller.
  *
+ * Metrics: with opts.metrics, every attempt (retries included, as client-go counts them)
+ * adds one to rest_client_requests_total{code,host,method}: code is the HTTP status, or
+ * "<error>" when no answer arrived; a watch counts once, when its answer starts. A call
+ * that is not a watch also observes rest_client_request_duration_seconds{host,verb}.
+ * host is the server's host:port; the buckets are client-go's.
+ *
  * Credentials never touch the disk (libcurl *_BLOB options) and are never put into
  * cp_status_t. A token_file is re-read whenever its mtime, size or inode changes.
  */
@@ -33,6 +39,7 @@
 #include "kube/config.h"
 #include "kube/resource.h"
 #include "kube/status.h"
+#include "metrics/metrics.h"
 
 #include <cjson/cJSON.h>
 #include <stdatomic.h>
@@ -51,6 +58,8 @@ typedef struct cp_kube_client_opts_s {
   double qps;                /* client-side token bucket rate; 0 = no limit */
   int burst;                 /* bucket size; 0 with qps > 0 means 1 */
   int max_retries;           /* retries on 429 / 5xx+Retry-After; 0 = 3, negative = none */
+  cp_metrics_t *metrics;     /* where to count requests (see above), or NULL; must outlive
+                                the client */
 } cp_kube_client_opts_t;
 
 /* Creates a client for cfg (copied from; may be freed afterwards). opts may be NULL for

@@ -1,6 +1,9 @@
 /* One mutex and one condition variable guard everything. Ready keys live in a ring
- * buffer; `dirty` holds keys that are queued or must be requeued, `active` the keys being
- * processed, `waiting` maps a delayed key to its heap slot, `failures` counts backoffs. */
+ * buffer with the moment they were queued; `dirty` holds keys that are queued or must be
+ * requeued, `active` maps the keys being processed to the moment they were handed out
+ * (monotonic nanoseconds in the pointer), `waiting` maps a delayed key to its heap slot,
+ * `failures` counts backoffs. Metric children are looked up once, at creation; updating
+ * them takes no lock. */
 #include "kube/workqueue.h"
 #include "core/error.h"
 #include "core/map.h"
@@ -12,6 +15,13 @@
 #include <string.h>
 #include <time.h>
 
+_Static_assert(UINTPTR_MAX >= UINT64_MAX, "active keys keep a 64-bit time in a pointer");
+
+typedef struct ring_item_s {
+  char *key;
+  double at; /* monotonic seconds when queued */
+} ring_item_t;
+
 typedef struct wait_item_s {
   char *key;
   double at; /* monotonic seconds */
@@ -21,7 +31,7 @@ struct cp_workqueue_s {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   cp_workqueue_opts_t o;
-  char **ring;
+  ring_item_t *ring;
   size_t ring_cap, head, count;
   cp_map_t dirty, active, waiting, failures;
   wait_item_t *heap;
@@ -29,12 +39,126 @@ struct cp_workqueue_s {
   double tokens, last_refill;
   uint64_t adds, retries;
   int shutdown;
+  char *name; /* label value, NULL without metrics */
+  cp_metric_t *m_depth, *m_unfinished, *m_longest;
+  cp_metric_child_t *m_adds, *m_retries, *m_queue_time, *m_work_time;
 };
 
 static double now_mono(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --- metrics ------------------------------------------------------------------------ */
+
+static double active_since(void *v) {
+  return (double)(uintptr_t)v / 1e9;
+}
+
+typedef struct busy_s {
+  double now, sum, longest;
+} busy_t;
+
+static void add_busy(const char *key, void *value, void *ud) {
+  (void)key;
+  busy_t *b = ud;
+  double d = b->now - active_since(value);
+  b->sum += d;
+  if (d > b->longest)
+    b->longest = d;
+}
+
+static busy_t busy(cp_workqueue_t *q) {
+  busy_t b = {now_mono(), 0, 0};
+  pthread_mutex_lock(&q->mu);
+  cp_map_each(&q->active, add_busy, &b);
+  pthread_mutex_unlock(&q->mu);
+  return b;
+}
+
+static double unfinished_seconds(void *ud) {
+  return busy(ud).sum;
+}
+
+static double longest_seconds(void *ud) {
+  return busy(ud).longest;
+}
+
+static double depth(void *ud) {
+  cp_workqueue_t *q = ud;
+  pthread_mutex_lock(&q->mu);
+  size_t n = q->count;
+  pthread_mutex_unlock(&q->mu);
+  return (double)n;
+}
+
+/* Registers the workqueue_* families and this queue's children. */
+static int register_metrics(cp_workqueue_t *q, cp_metrics_t *reg, const char *name) {
+  /* client-go's: prometheus.ExponentialBuckets(10e-9, 10, 12) */
+  static const double buckets[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3,
+                                   1e-2, 1e-1, 1,    10,   100,  1000};
+  static const size_t nb = sizeof buckets / sizeof *buckets;
+  const char *const *labels = CP_LABELS("controller", "name", NULL);
+  const char *const *values = CP_LABELS(name, name);
+  if (!(q->name = strdup(name)))
+    return CP_ENOMEM;
+  cp_metric_t *adds, *retries, *qt, *wt;
+  int rc =
+      cp_metrics_gauge(reg, "workqueue_depth", "Current depth of workqueue", labels, &q->m_depth);
+  if (rc == 0)
+    rc = cp_metrics_counter(reg, "workqueue_adds_total",
+                            "Total number of adds handled by workqueue", labels, &adds);
+  if (rc == 0)
+    rc = cp_metrics_counter(reg, "workqueue_retries_total",
+                            "Total number of retries handled by workqueue", labels, &retries);
+  if (rc == 0)
+    rc = cp_metrics_histogram(reg, "workqueue_queue_duration_seconds",
+                              "How long in seconds an item stays in workqueue before being "
+                              "requested",
+                              labels, buckets, nb, &qt);
+  if (rc == 0)
+    rc = cp_metrics_histogram(reg, "workqueue_work_duration_seconds",
+                              "How long in seconds processing an item from workqueue takes.",
+                              labels, buckets, nb, &wt);
+  if (rc == 0)
+    rc = cp_metrics_gauge(reg, "workqueue_unfinished_work_seconds",
+                          "How many seconds of work has been done that is in progress and hasn't "
+                          "been observed by work_duration. Large values indicate stuck threads. "
+                          "One can deduce the number of stuck threads by observing the rate at "
+                          "which this increases.",
+                          labels, &q->m_unfinished);
+  if (rc == 0)
+    rc = cp_metrics_gauge(reg, "workqueue_longest_running_processor_seconds",
+                          "How many seconds has the longest running processor for workqueue been "
+                          "running.",
+                          labels, &q->m_longest);
+  if (rc == 0)
+    rc = cp_metric_child(adds, values, &q->m_adds);
+  if (rc == 0)
+    rc = cp_metric_child(retries, values, &q->m_retries);
+  if (rc == 0)
+    rc = cp_metric_child(qt, values, &q->m_queue_time);
+  if (rc == 0)
+    rc = cp_metric_child(wt, values, &q->m_work_time);
+  if (rc == 0)
+    rc = cp_gauge_set_func(q->m_depth, values, depth, q);
+  if (rc == 0)
+    rc = cp_gauge_set_func(q->m_unfinished, values, unfinished_seconds, q);
+  if (rc == 0)
+    rc = cp_gauge_set_func(q->m_longest, values, longest_seconds, q);
+  return rc;
+}
+
+/* Stops the scrape-time functions reading q (they hold the metric's lock while they run). */
+static void unregister_metrics(cp_workqueue_t *q) {
+  if (!q->name)
+    return;
+  const char *const *values = CP_LABELS(q->name, q->name);
+  cp_metric_t *fams[] = {q->m_depth, q->m_unfinished, q->m_longest};
+  for (size_t i = 0; i < sizeof fams / sizeof *fams; i++)
+    if (fams[i])
+      cp_gauge_set_func(fams[i], values, NULL, NULL);
 }
 
 int cp_workqueue_new(const cp_workqueue_opts_t *opts, cp_workqueue_t **out) {
@@ -64,6 +188,13 @@ int cp_workqueue_new(const cp_workqueue_opts_t *opts, cp_workqueue_t **out) {
   pthread_cond_init(&q->cv, &ca);
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&q->mu, NULL);
+  int rc = q->o.metrics && q->o.name ? register_metrics(q, q->o.metrics, q->o.name) : 0;
+  q->o.metrics = NULL;
+  q->o.name = NULL;
+  if (rc) {
+    cp_workqueue_free(q);
+    return rc;
+  }
   *out = q;
   return 0;
 }
@@ -73,7 +204,7 @@ int cp_workqueue_new(const cp_workqueue_opts_t *opts, cp_workqueue_t **out) {
 static int ring_push(cp_workqueue_t *q, const char *key) {
   if (q->count == q->ring_cap) {
     size_t cap = q->ring_cap ? q->ring_cap * 2 : 64;
-    char **r = malloc(cap * sizeof *r);
+    ring_item_t *r = malloc(cap * sizeof *r);
     if (!r)
       return CP_ENOMEM;
     for (size_t i = 0; i < q->count; i++)
@@ -86,7 +217,7 @@ static int ring_push(cp_workqueue_t *q, const char *key) {
   char *k = strdup(key);
   if (!k)
     return CP_ENOMEM;
-  q->ring[(q->head + q->count) % q->ring_cap] = k;
+  q->ring[(q->head + q->count) % q->ring_cap] = (ring_item_t){k, now_mono()};
   q->count++;
   return 0;
 }
@@ -102,6 +233,7 @@ static int add_locked(cp_workqueue_t *q, const char *key) {
   if (cp_map_put(&q->dirty, key, NULL, NULL) != 0)
     return CP_ENOMEM;
   q->adds++;
+  cp_metric_child_add(q->m_adds, 1);
   if (cp_map_has(&q->active, key))
     return 0; /* requeued by done */
   int rc = ring_push(q, key);
@@ -231,6 +363,7 @@ int cp_workqueue_add_rate_limited(cp_workqueue_t *q, const char *key) {
   q->tokens -= 1;
   double bucket = q->tokens >= 0 ? 0 : -q->tokens / q->o.qps;
   q->retries++;
+  cp_metric_child_add(q->m_retries, 1);
   if (rc == 0)
     rc = add_after_locked(q, key, backoff > bucket ? backoff : bucket);
   pthread_mutex_unlock(&q->mu);
@@ -270,11 +403,13 @@ int cp_workqueue_get(cp_workqueue_t *q, char **key_out) {
       (void)rc; /* ETIMEDOUT or a wake-up: loop and look again */
     }
   }
-  char *key = q->ring[q->head];
+  ring_item_t it = q->ring[q->head];
+  char *key = it.key;
   q->head = (q->head + 1) % q->ring_cap;
   q->count--;
   cp_map_del(&q->dirty, key);
-  if (cp_map_put(&q->active, key, NULL, NULL) != 0) {
+  double now = now_mono();
+  if (cp_map_put(&q->active, key, (void *)(uintptr_t)(now * 1e9), NULL) != 0) {
     /* Cannot track it: put it back and report, rather than hand out an untracked key. */
     q->head = (q->head + q->ring_cap - 1) % q->ring_cap;
     q->count++;
@@ -283,13 +418,17 @@ int cp_workqueue_get(cp_workqueue_t *q, char **key_out) {
     return CP_ENOMEM;
   }
   pthread_mutex_unlock(&q->mu);
+  cp_metric_child_observe(q->m_queue_time, now - it.at);
   *key_out = key;
   return 0;
 }
 
 void cp_workqueue_done(cp_workqueue_t *q, const char *key) {
   pthread_mutex_lock(&q->mu);
-  cp_map_del(&q->active, key);
+  int was_active = cp_map_has(&q->active, key);
+  void *since = cp_map_del(&q->active, key);
+  if (was_active)
+    cp_metric_child_observe(q->m_work_time, now_mono() - active_since(since));
   if (cp_map_has(&q->dirty, key) && !q->shutdown && ring_push(q, key) == 0)
     pthread_cond_signal(&q->cv);
   pthread_mutex_unlock(&q->mu);
@@ -315,8 +454,10 @@ void cp_workqueue_stats(cp_workqueue_t *q, cp_workqueue_stats_t *st) {
 void cp_workqueue_free(cp_workqueue_t *q) {
   if (!q)
     return;
+  unregister_metrics(q);
+  free(q->name);
   for (size_t i = 0; i < q->count; i++)
-    free(q->ring[(q->head + i) % q->ring_cap]);
+    free(q->ring[(q->head + i) % q->ring_cap].key);
   free(q->ring);
   for (size_t i = 0; i < q->heap_len; i++)
     free(q->heap[i].key);

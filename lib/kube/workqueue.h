@@ -7,11 +7,21 @@
  * larger of a per-key exponential backoff (base * 2^failures, capped) and an overall token
  * bucket (qps, burst); forget resets a key's failures.
  *
+ * Metrics: a queue given a name and a registry keeps controller-runtime's workqueue_*
+ * series, labelled {controller, name} (both the name): depth, adds_total, retries_total,
+ * queue_duration_seconds (added to handed out) and work_duration_seconds (handed out to
+ * done), in client-go's buckets (10 ns .. 1000 s), and at scrape time
+ * unfinished_work_seconds and longest_running_processor_seconds over the keys being
+ * processed. A key added again while it waits keeps its first time; a key added while it
+ * is processed starts waiting when it is requeued by done.
+ *
  * All functions are thread-safe. Workers block in cp_workqueue_get; due delayed keys are
  * moved to the queue by whichever worker is waiting, so no timer thread is needed.
  */
 #ifndef CP_KUBE_WORKQUEUE_H
 #define CP_KUBE_WORKQUEUE_H
+
+#include "metrics/metrics.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,11 +29,13 @@
 typedef struct cp_workqueue_s cp_workqueue_t;
 
 typedef struct cp_workqueue_opts_s {
-  double base_delay; /* seconds; default 0.005 */
-  double max_delay;  /* seconds; default 1000 */
-  double qps;        /* overall token bucket; default 10 */
-  double burst;      /* default 100 */
-  size_t max_keys;   /* cap on queued + waiting keys; default 1,000,000 */
+  double base_delay;     /* seconds; default 0.005 */
+  double max_delay;      /* seconds; default 1000 */
+  double qps;            /* overall token bucket; default 10 */
+  double burst;          /* default 100 */
+  size_t max_keys;       /* cap on queued + waiting keys; default 1,000,000 */
+  const char *name;      /* with metrics: the queue's label value (copied); NULL: no metrics */
+  cp_metrics_t *metrics; /* registry for the workqueue_* series; must outlive the queue */
 } cp_workqueue_opts_t;
 
 typedef struct cp_workqueue_stats_s {
@@ -34,7 +46,8 @@ typedef struct cp_workqueue_stats_s {
   uint64_t retries; /* total rate-limited adds */
 } cp_workqueue_stats_t;
 
-/* Creates a queue; opts may be NULL for the defaults. Returns 0 or CP_ENOMEM. */
+/* Creates a queue; opts may be NULL for the defaults. Returns 0, CP_ENOMEM, or what
+ * registering the metrics returns (CP_EINVAL: a name taken by another definition). */
 int cp_workqueue_new(const cp_workqueue_opts_t *opts, cp_workqueue_t **out);
 
 /* Queues key now. Returns 0, CP_ECANCELED after shutdown, CP_ETOOBIG past max_keys, or

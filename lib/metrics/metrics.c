@@ -415,8 +415,9 @@ int cp_histogram_observe(cp_metric_t *m, const char *const *values, double v) {
   return update(m, values, KIND_HISTOGRAM, v, cp_metric_child_observe);
 }
 
-int cp_gauge_set_func(cp_metric_t *m, const char *const *values, cp_metric_gauge_fn fn, void *ud) {
-  if (!m || m->kind != KIND_GAUGE)
+static int set_func(cp_metric_t *m, kind_t kind, const char *const *values, cp_metric_value_fn fn,
+                    void *ud) {
+  if (!m || m->kind != kind)
     return CP_EINVAL;
   cp_metric_child_t *c;
   int rc = cp_metric_child(m, values, &c);
@@ -427,6 +428,15 @@ int cp_gauge_set_func(cp_metric_t *m, const char *const *values, cp_metric_gauge
   c->fn_ud = fn ? ud : NULL;
   pthread_mutex_unlock(&m->mu);
   return 0;
+}
+
+int cp_gauge_set_func(cp_metric_t *m, const char *const *values, cp_metric_gauge_fn fn, void *ud) {
+  return set_func(m, KIND_GAUGE, values, fn, ud);
+}
+
+int cp_counter_set_func(cp_metric_t *m, const char *const *values, cp_metric_value_fn fn,
+                        void *ud) {
+  return set_func(m, KIND_COUNTER, values, fn, ud);
 }
 
 /* ---- rendering ---------------------------------------------------------------------- */

@@ -11,19 +11,17 @@
  *
  *     cp_counter_add(reconcile_total, CP_LABELS("userruntime", "success"), 1);
  *
- * Metric names the controller registers (controller-runtime's, so existing dashboards
- * and alerts work unchanged):
- *   controller_runtime_reconcile_total{controller,result}   counter; result is one of
- *                                                          success, error, requeue,
- *                                                          requeue_after
- *   controller_runtime_reconcile_errors_total{controller}   counter
- *   controller_runtime_reconcile_time_seconds{controller}   histogram, buckets 0.005 ..
- *                                                          60 s (controller-runtime's)
- *   workqueue_depth{name}                                   gauge function
- *   workqueue_adds_total{name}                              counter
- *   workqueue_retries_total{name}                           counter
- *   rest_client_requests_total{code,host,method}            counter
- *   leader_election_master_status{name}                     gauge, 1 when leading
+ * Standard names, so existing dashboards and alerts for controller-runtime operators work
+ * unchanged (each is registered where it is measured):
+ *   process_*                      every binary (cp_metrics_process, below)
+ *   rest_client_requests_total{code,host,method}, rest_client_request_duration_seconds
+ *                                  {host,verb}: every Kubernetes request (lib/kube/client.h)
+ *   workqueue_*{controller,name}   a named queue (lib/kube/workqueue.h)
+ *   controller_runtime_*{controller}  the reconcilers (controllers/userruntime/controller.c),
+ *                                  reconcile time in controller-runtime's buckets, 5 ms .. 60 s
+ *   leader_election_master_status{name}  the controller, 1 when leading
+ * Everything else is clawplane_<binary>_* (clawplane_controller_*, clawplane_apiserver_*,
+ * clawplane_modelproxy_*).
  */
 #ifndef CP_METRICS_METRICS_H
 #define CP_METRICS_METRICS_H
@@ -48,6 +46,7 @@ typedef struct cp_metric_child_s cp_metric_child_t;
 /* Evaluated at scrape time, on the thread calling cp_metrics_render, with the metric's
  * mutex held: it must be quick and must not call into this metric. */
 typedef double (*cp_metric_gauge_fn)(void *ud);
+typedef cp_metric_gauge_fn cp_metric_value_fn;
 
 /* Creates an empty registry. Returns 0 and *out, or CP_ENOMEM / CP_EINVAL. */
 int cp_metrics_new(cp_metrics_t **out);
@@ -99,6 +98,18 @@ int cp_histogram_observe(cp_metric_t *m, const char *const *values, double v);
  * may free ud after clearing it. Returns 0, CP_EINVAL (not a gauge) or what
  * cp_metric_child returns. Any thread. */
 int cp_gauge_set_func(cp_metric_t *m, const char *const *values, cp_metric_gauge_fn fn, void *ud);
+
+/* The same for a counter whose total is kept elsewhere (e.g. CPU time read from /proc):
+ * fn must never go down. Returns 0, CP_EINVAL (not a counter) or what cp_metric_child
+ * returns. Any thread. */
+int cp_counter_set_func(cp_metric_t *m, const char *const *values, cp_metric_value_fn fn, void *ud);
+
+/* Registers the standard process collectors, read from /proc/self at scrape time (what
+ * client_golang's process collector exports): process_cpu_seconds_total,
+ * process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,
+ * process_max_fds, process_start_time_seconds. Returns 0, CP_EINVAL or CP_ENOMEM. Call
+ * once per registry, from any thread. */
+int cp_metrics_process(cp_metrics_t *reg);
 
 /* Appends every metric in text exposition format 0.0.4: families sorted by name, each
  * with # HELP and # TYPE, children sorted by label values, label values and help text

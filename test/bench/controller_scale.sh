@@ -42,11 +42,11 @@ say "all $n Ready after ${all_ready}s; peak RSS so far ${peak_create} kB"
 
 sleep 5 # let the last status writes land in the caches
 rv_before=$(kubectl -n "$ns" get ur -o jsonpath='{range .items[*]}{.metadata.resourceVersion}{" "}{end}')
-w0=$(metric '^rest_client_requests_total')
+w0=$(metric '^clawplane_controller_reconcile_requests_total')
 r0=$(metric '^controller_runtime_reconcile_total')
 say "steady state for ${steady}s (resync every 30s)"
 sleep "$steady"
-w1=$(metric '^rest_client_requests_total')
+w1=$(metric '^clawplane_controller_reconcile_requests_total')
 r1=$(metric '^controller_runtime_reconcile_total')
 rv_after=$(kubectl -n "$ns" get ur -o jsonpath='{range .items[*]}{.metadata.resourceVersion}{" "}{end}')
 printf '\nresult: runtimes=%d all_ready_seconds=%s peak_rss_kb=%s steady_rss_kb=%s\n' \

@@ -12,7 +12,7 @@
 #      p50, p99, req/s, and the added latency (through minus straight);
 #   3. the same through LiteLLM's proxy (litellm[proxy] from PyPI, one worker);
 #   4. STREAMS concurrent streams (10 chunks, 500 ms apart) through the proxy for 20 s: peak
-#      streams in flight (modelproxy_active_streams), streams completed, the proxy's RSS
+#      streams in flight (clawplane_modelproxy_active_streams), streams completed, the proxy's RSS
 #      before and its peak RSS (VmHWM);
 #   5. the same streams through LiteLLM, with its peak RSS, for comparison.
 set -euo pipefail
@@ -145,7 +145,7 @@ run_streams() {
   local w=$!
   while kill -0 "$w" 2>/dev/null; do
     if [ "$5" = 1 ]; then
-      cur=$(metric modelproxy_active_streams || echo 0)
+      cur=$(metric clawplane_modelproxy_active_streams || echo 0)
       [ "${cur:-0}" -gt "$peak" ] && peak=$cur
     fi
     sleep 0.5

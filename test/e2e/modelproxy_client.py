@@ -279,9 +279,9 @@ sa_client = openai.OpenAI(base_url=P + "/v1", api_key=sat, max_retries=0, timeou
 r = sa_client.chat.completions.with_raw_response.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
 check(r.http_response.status_code == 200, "service-account token refused")
 sa_rid = r.headers.get("x-request-id")
-reviews = metric_value('modelproxy_token_reviews_total{result="authenticated"}')
+reviews = metric_value('clawplane_modelproxy_token_reviews_total{result="authenticated"}')
 sa_client.chat.completions.create(model="gpt-test", messages=[])
-check(metric_value('modelproxy_token_reviews_total{result="authenticated"}') == reviews == 1,
+check(metric_value('clawplane_modelproxy_token_reviews_total{result="authenticated"}') == reviews == 1,
       "the second call should use the cached review")
 expect_status(lambda: openai.OpenAI(base_url=P + "/v1", api_key=sa_token("some-other-audience"),
                                     max_retries=0).models.list(), 401, "invalid_api_key", "wrong audience")
@@ -345,12 +345,12 @@ for i in range(5):
     check(r.status_code == 200, "call while PostgreSQL is away: %d" % r.status_code)
     rids.append(r.headers["x-request-id"])
 time.sleep(2.5)
-pending = metric("modelproxy_usage_records_pending")
-check(pending >= 5 and metric("modelproxy_usage_write_errors_total") >= 1,
+pending = metric("clawplane_modelproxy_usage_records_pending")
+check(pending >= 5 and metric("clawplane_modelproxy_usage_write_errors_total") >= 1,
       "records should wait while PostgreSQL is away (pending %s)" % pending)
 os.kill(CUT, signal.SIGUSR2)
 t0 = time.time()
-while time.time() - t0 < 15 and metric("modelproxy_usage_records_pending") > 0:
+while time.time() - t0 < 15 and metric("clawplane_modelproxy_usage_records_pending") > 0:
     time.sleep(0.2)
 found = psql("SELECT count(*) FROM usage_records WHERE request_id IN (%s)" % ",".join("'%s'" % r for r in rids))
 check(found == [["5"]], "records made while PostgreSQL was away: %s of 5 written" % found)
@@ -370,8 +370,8 @@ ok("status.lastActivityTime %s on ur/bob, applied by field manager clawplane-mod
 
 metrics = httpx.get(P + "/metrics").text
 for code in ("200", "401", "403", "404", "429", "499", "502", "504"):
-    check('code="%s"' % code in metrics, "no modelproxy_requests_total with code %s" % code)
-check("modelproxy_upstream_latency_seconds_count" in metrics and "modelproxy_active_streams 0" in metrics,
+    check('code="%s"' % code in metrics, "no clawplane_modelproxy_requests_total with code %s" % code)
+check("clawplane_modelproxy_upstream_latency_seconds_count" in metrics and "clawplane_modelproxy_active_streams 0" in metrics,
       "latency histogram or active streams missing")
 ok("/metrics: requests by endpoint/model/code, upstream latency histogram, active streams back to 0")
 

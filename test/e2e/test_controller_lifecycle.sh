@@ -52,11 +52,11 @@ ok "NetworkPolicy: default deny both ways, metadata and private ranges excepted 
 
 say "steady state writes nothing"
 sleep 2
-w0=$(metric '^rest_client_requests_total')
+w0=$(metric '^clawplane_controller_reconcile_requests_total')
 r0=$(metric '^controller_runtime_reconcile_total')
 kubectl -n "$ns" annotate ur/alice e2e/poke=1 >/dev/null # a no-op change still reconciles
 sleep 6
-w1=$(metric '^rest_client_requests_total')
+w1=$(metric '^clawplane_controller_reconcile_requests_total')
 r1=$(metric '^controller_runtime_reconcile_total')
 [ "$r1" -gt "$r0" ] || fail "the annotation did not cause a reconcile ($r0 -> $r1)"
 [ "$w1" = "$w0" ] || fail "steady-state reconcile wrote: requests $w0 -> $w1"

@@ -27,11 +27,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "json/json.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/watch.h"
+#include "metrics/metrics.h"
 #include "testutil.h"
 
 static cp_kubeconfig_t *cfg;
@@ -756,6 +758,67 @@ static void token_file_is_reread_when_rotated(void **state) {
   rmdir(dir);
 }
 
+/* ---- metrics ---- */
+
+/* The value of the series whose line starts with prefix, or -1 when there is none. */
+static double series(cp_metrics_t *reg, const char *prefix) {
+  cp_buf_t b;
+  cp_buf_init(&b, 1 << 20);
+  assert_int_equal(cp_metrics_render(reg, &b), 0);
+  double v = -1;
+  for (const char *p = b.data; p && *p;) {
+    if (strncmp(p, prefix, strlen(prefix)) == 0) {
+      v = strtod(p + strlen(prefix), NULL);
+      break;
+    }
+    const char *nl = strchr(p, '\n');
+    p = nl ? nl + 1 : "";
+  }
+  cp_buf_free(&b);
+  return v;
+}
+
+static void requests_counted_with_the_codes_the_server_sent(void **state) {
+  (void)state;
+  cp_metrics_t *reg;
+  assert_int_equal(cp_metrics_new(&reg), 0);
+  cp_kube_client_t *c;
+  cp_kube_client_opts_t o = {.metrics = reg};
+  assert_int_equal(cp_kube_client_new(cfg, &o, &c), 0);
+  const char *host = strstr(cfg->server, "://") + 3;
+  char want[512];
+#define REQS(code, method)                                                                         \
+  (snprintf(want, sizeof want,                                                                     \
+            "rest_client_requests_total{code=\"%s\",host=\"%s\",method=\"%s\"} ", code, host,      \
+            method),                                                                               \
+   series(reg, want))
+  cp_status_t st;
+  cJSON *cm = configmap("counted", "v", NULL);
+  assert_int_equal(cp_kube_create(c, &CP_GVR_CONFIGMAPS, ns, cm, NULL, &st), 0);
+  assert_int_equal(cp_kube_create(c, &CP_GVR_CONFIGMAPS, ns, cm, NULL, &st), CP_ECONFLICT);
+  cJSON_Delete(cm);
+  assert_int_equal(cp_kube_get(c, &CP_GVR_CONFIGMAPS, ns, "counted", NULL, NULL, &st), 0);
+  assert_int_equal(cp_kube_get(c, &CP_GVR_CONFIGMAPS, ns, "absent", NULL, NULL, &st), CP_ENOTFOUND);
+  assert_true(REQS("201", "POST") == 1);
+  assert_true(REQS("409", "POST") == 1);
+  assert_true(REQS("200", "GET") == 1);
+  assert_true(REQS("404", "GET") == 1);
+  snprintf(want, sizeof want,
+           "rest_client_request_duration_seconds_count{host=\"%s\",verb=\"GET\"} ", host);
+  assert_true(series(reg, want) == 2);
+  /* A watch counts once, as its answer starts, and has no duration. */
+  char rv[CP_KUBE_RV_MAX];
+  list_rv(&CP_GVR_CONFIGMAPS, rv);
+  seen_t s = {.t0 = now_s(), .stop_on = CP_WATCH_ERROR};
+  cp_watch_opts_t wo = {.field_selector = "metadata.name=nothing", .timeout_seconds = 1};
+  assert_int_equal(cp_kube_watch(c, &CP_GVR_CONFIGMAPS, ns, &wo, rv, record, &s, &st), 0);
+  assert_true(REQS("200", "GET") == 2);
+  assert_true(series(reg, want) == 2);
+#undef REQS
+  cp_kube_client_free(c);
+  cp_metrics_free(reg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(configmap_crud),
@@ -773,6 +836,7 @@ int main(void) {
       cmocka_unit_test(tls_server_name_is_used_for_verification),
       cmocka_unit_test(bad_token_is_unauthorized),
       cmocka_unit_test(token_file_is_reread_when_rotated),
+      cmocka_unit_test(requests_counted_with_the_codes_the_server_sent),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

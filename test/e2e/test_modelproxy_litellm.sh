@@ -98,7 +98,7 @@ def check(cond, msg):
         sys.exit(1)
 def tokens(kind):
     for line in httpx.get(P + "/metrics").text.splitlines():
-        if line.startswith('modelproxy_tokens_total{model="mock-gpt",kind="%s"}' % kind):
+        if line.startswith('clawplane_modelproxy_tokens_total{model="mock-gpt",kind="%s"}' % kind):
             return float(line.split()[-1])
     return 0.0
 bodies = []

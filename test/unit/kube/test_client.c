@@ -11,8 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "kube/client.h"
+#include "metrics/metrics.h"
 
 static void status_body_fills_reason_message_retry(void **state) {
   (void)state;
@@ -189,7 +191,9 @@ static void unreachable_server_is_connect_error(void **state) {
   cfg.server = "https://127.0.0.1:1";
   cfg.token = "not-a-secret";
   cp_kube_client_t *c = NULL;
-  cp_kube_client_opts_t o = {.connect_timeout_ms = 2000, .timeout_ms = 3000};
+  cp_metrics_t *reg;
+  assert_int_equal(cp_metrics_new(&reg), 0);
+  cp_kube_client_opts_t o = {.connect_timeout_ms = 2000, .timeout_ms = 3000, .metrics = reg};
   assert_int_equal(cp_kube_client_new(&cfg, &o, &c), 0);
   cp_status_t st;
   cJSON *out = (cJSON *)&st; /* must stay untouched */
@@ -204,7 +208,20 @@ static void unreachable_server_is_connect_error(void **state) {
       cp_kube_apply(c, &CP_GVR_CONFIGMAPS, "default", "x", NULL, NULL, NULL, false, NULL, &st),
       CP_EINVAL);
   assert_int_equal(cp_kube_request(c, "GET", "no-slash", NULL, NULL, NULL, NULL, &st), CP_EINVAL);
+  /* The request that went out is counted without an answer; those refused here are not. */
+  cp_buf_t b;
+  cp_buf_init(&b, 1 << 20);
+  assert_int_equal(cp_metrics_render(reg, &b), 0);
+  assert_non_null(strstr(b.data,
+                         "\nrest_client_requests_total{code=\"<error>\",host=\"127.0.0.1:1\","
+                         "method=\"GET\"} 1\n"));
+  assert_null(strstr(b.data, "method=\"PATCH\""));
+  assert_non_null(strstr(
+      b.data,
+      "\nrest_client_request_duration_seconds_count{host=\"127.0.0.1:1\",verb=\"GET\"} 1\n"));
+  cp_buf_free(&b);
   cp_kube_client_free(c);
+  cp_metrics_free(reg);
   cp_kube_client_free(NULL);
 
   cfg.server = "not a url";

@@ -12,7 +12,9 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/buf.h"
 #include "kube/workqueue.h"
+#include "metrics/metrics.h"
 
 static double now(void) {
   struct timespec ts;
@@ -169,6 +171,70 @@ static void max_keys_cap_refuses_more(void **state) {
   cp_workqueue_free(q);
 }
 
+/* The value of the sample whose line starts with prefix (name and labels), or -1. */
+static double sample(cp_metrics_t *reg, const char *prefix) {
+  cp_buf_t b;
+  cp_buf_init(&b, 1 << 20);
+  assert_int_equal(cp_metrics_render(reg, &b), 0);
+  double v = -1;
+  for (const char *p = b.data; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "") {
+    if (strncmp(p, prefix, strlen(prefix)) == 0) {
+      v = strtod(p + strlen(prefix), NULL);
+      break;
+    }
+  }
+  cp_buf_free(&b);
+  return v;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&d, NULL);
+}
+
+#define L "{controller=\"userruntime\",name=\"userruntime\"}"
+
+static void metrics_follow_keys_through_the_queue(void **state) {
+  (void)state;
+  cp_metrics_t *reg;
+  assert_int_equal(cp_metrics_new(&reg), 0);
+  cp_workqueue_t *q;
+  cp_workqueue_opts_t o = {.name = "userruntime", .metrics = reg};
+  assert_int_equal(cp_workqueue_new(&o, &q), 0);
+  assert_true(sample(reg, "workqueue_depth" L " ") == 0);
+  assert_int_equal(cp_workqueue_add(q, "ns/a"), 0);
+  assert_int_equal(cp_workqueue_add(q, "ns/a"), 0); /* a duplicate is no add */
+  assert_int_equal(cp_workqueue_add(q, "ns/b"), 0);
+  assert_true(sample(reg, "workqueue_depth" L " ") == 2);
+  assert_true(sample(reg, "workqueue_adds_total" L " ") == 2);
+  sleep_ms(30);
+  char *k;
+  assert_int_equal(cp_workqueue_get(q, &k), 0);
+  /* waited >= 30 ms: counted in the 0.1 s bucket, not in the 0.01 s one */
+  assert_true(sample(reg, "workqueue_queue_duration_seconds_bucket{controller=\"userruntime\","
+                          "name=\"userruntime\",le=\"0.01\"} ") == 0);
+  assert_true(sample(reg, "workqueue_queue_duration_seconds_bucket{controller=\"userruntime\","
+                          "name=\"userruntime\",le=\"0.1\"} ") == 1);
+  sleep_ms(50);
+  double unfinished = sample(reg, "workqueue_unfinished_work_seconds" L " ");
+  assert_true(unfinished >= 0.05 && unfinished < 5);
+  double longest = sample(reg, "workqueue_longest_running_processor_seconds" L " ");
+  assert_true(longest >= 0.05 && longest < unfinished + 1);
+  cp_workqueue_done(q, k);
+  free(k);
+  assert_true(sample(reg, "workqueue_work_duration_seconds_count" L " ") == 1);
+  assert_true(sample(reg, "workqueue_work_duration_seconds_sum" L " ") >= 0.05);
+  assert_true(sample(reg, "workqueue_unfinished_work_seconds" L " ") == 0);
+  assert_true(sample(reg, "workqueue_longest_running_processor_seconds" L " ") == 0);
+  assert_true(sample(reg, "workqueue_depth" L " ") == 1);
+  assert_int_equal(cp_workqueue_add_rate_limited(q, "ns/c"), 0);
+  assert_true(sample(reg, "workqueue_retries_total" L " ") == 1);
+  /* freed: the depth function no longer reads the queue, the series stays */
+  cp_workqueue_free(q);
+  assert_true(sample(reg, "workqueue_depth" L " ") == 0);
+  cp_metrics_free(reg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(dedups_and_keeps_fifo_order),
@@ -178,6 +244,7 @@ int main(void) {
       cmocka_unit_test(token_bucket_spaces_out_bursts),
       cmocka_unit_test(shutdown_wakes_blocked_workers),
       cmocka_unit_test(max_keys_cap_refuses_more),
+      cmocka_unit_test(metrics_follow_keys_through_the_queue),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -253,6 +256,60 @@ typedef struct worker_s {
   int id;
 } worker_t;
 
+/* Finds "name value" in text and returns the value, or NaN when the sample is missing. */
+static double sample(const char *text, const char *name) {
+  char pat[128];
+  snprintf(pat, sizeof pat, "\n%s ", name);
+  const char *p = strstr(text, pat);
+  return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+static double busy_total;
+static double read_busy(void *ud) {
+  (void)ud;
+  return busy_total;
+}
+
+static void process_collectors_read_proc(void **state) {
+  (void)state;
+  cp_metrics_t *reg;
+  assert_int_equal(cp_metrics_new(&reg), 0);
+  assert_int_equal(cp_metrics_process(reg), 0);
+  /* a counter function shows what it returns; a gauge function is refused on it */
+  cp_metric_t *busy;
+  assert_int_equal(cp_metrics_counter(reg, "x_busy_seconds_total", "Busy.", NULL, &busy), 0);
+  assert_int_equal(cp_counter_set_func(busy, NULL, read_busy, NULL), 0);
+  assert_int_equal(cp_gauge_set_func(busy, NULL, read_busy, NULL), CP_EINVAL);
+  busy_total = 2.5;
+  cp_buf_t b;
+  cp_buf_init(&b, 1 << 20);
+  assert_int_equal(cp_metrics_render(reg, &b), 0);
+  const char *t = b.data;
+  assert_non_null(strstr(t, "# TYPE process_cpu_seconds_total counter\n"));
+  assert_non_null(strstr(t, "# TYPE process_resident_memory_bytes gauge\n"));
+  assert_true(sample(t, "x_busy_seconds_total") == 2.5);
+  assert_true(sample(t, "process_cpu_seconds_total") >= 0);
+  double rss = sample(t, "process_resident_memory_bytes");
+  assert_true(rss > 1 << 20 && rss < 1e10);
+  assert_true(sample(t, "process_virtual_memory_bytes") >= rss);
+  double fds = sample(t, "process_open_fds");
+  assert_true(fds >= 3);
+  assert_true(sample(t, "process_max_fds") >= fds);
+  double start = sample(t, "process_start_time_seconds");
+  assert_true(start > 1.5e9 && start <= (double)time(NULL) + 1);
+  /* three more descriptors open are three more counted */
+  int p1[2], extra = open("/dev/null", O_RDONLY);
+  assert_int_equal(pipe(p1), 0);
+  cp_buf_reset(&b);
+  assert_int_equal(cp_metrics_render(reg, &b), 0);
+  assert_true(sample(b.data, "process_open_fds") == fds + 3);
+  close(p1[0]);
+  close(p1[1]);
+  close(extra);
+  cp_buf_free(&b);
+  cp_metrics_free(reg);
+}
+
 static void *work(void *arg) {
   worker_t *w = arg;
   const char *names[] = {"a", "b", "c"};
@@ -322,6 +379,7 @@ int main(void) {
       cmocka_unit_test(definitions_checked_and_shared),
       cmocka_unit_test(values_formatted_round_trip),
       cmocka_unit_test(concurrent_updates_exact),
+      cmocka_unit_test(process_collectors_read_proc),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
