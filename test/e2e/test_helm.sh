@@ -71,6 +71,9 @@ grep -q '1 chart(s) linted, 0 chart(s) failed' <<<"$out" || fail "helm lint: $ou
 ok "helm lint --strict passes with the install values"
 out=$(h lint "$chart" 2>&1) || fail "helm lint with the chart's own defaults failed: $out"
 ok "helm lint passes with the chart's defaults"
+out=$(h lint "$chart" --strict -f "$src/examples/helm/values-production.yaml" 2>&1) ||
+  fail "helm lint --strict of examples/helm/values-production.yaml (the README's install) failed: $out"
+ok "helm lint --strict passes with the README's production values"
 
 rc=0
 out=$(h lint "$chart" -f "$data/bad-values.yaml" 2>&1) || rc=$?
@@ -547,6 +550,9 @@ apiserver_login() {
   [ -n "$admin" ] && [ -s "$tmp/bootstrap-password" ] || fail "the bootstrap-admin Secret is incomplete"
   kc=$(sa_kubeconfig apiserver) || fail "no kubeconfig for the apiserver ServiceAccount"
   mapfile -t ap_args < <(args_of apiserver)
+  # A second run must not read the first run's port from the old log (the new process
+  # truncates it only once it has started).
+  rm -f "$tmp/apiserver.log"
   # The environment and args the chart's Deployment sets, taken from the Deployment itself.
   CLAWPLANE_RUNTIME_NAMESPACE=$(env_of apiserver CLAWPLANE_RUNTIME_NAMESPACE) \
     CLAWPLANE_DEFAULT_PROFILE=$(env_of apiserver CLAWPLANE_DEFAULT_PROFILE) \
