@@ -88,8 +88,10 @@ for name in "${names[@]}"; do
   [ "$got" = "$layout" ] || fail "$name: the registry serves $got for $ref"
 done
 ok "${#names[@]} images in the registry, each manifest the digest hack/build-images made (build ${build_s}s)"
-helm pull "$CHART" --version "$CHART_VERSION" --plain-http -d "$tmp/pulled" >/dev/null 2>&1 ||
-  fail "helm pull $CHART failed"
+mkdir -p "$tmp/pulled"
+helm pull "$CHART" --version "$CHART_VERSION" --plain-http -d "$tmp/pulled" >"$tmp/pull.out" 2>&1 ||
+  fail "helm pull $CHART failed: $(cat "$tmp/pull.out")"
+grep -qx "Digest: $CHART_DIGEST" "$tmp/pull.out" || fail "helm pull got another chart digest: $(cat "$tmp/pull.out")"
 tar -xzf "$tmp/pulled/clawplane-$CHART_VERSION.tgz" -C "$tmp/pulled"
 for f in "$src"/crds/*.yaml; do
   cmp -s "$f" "$tmp/pulled/clawplane/crds/$(basename "$f")" || fail "the pulled chart's crds/$(basename "$f") differs from crds/"
