@@ -92,7 +92,7 @@ mkdir -p "$tmp/pulled"
 helm pull "$CHART" --version "$CHART_VERSION" --plain-http -d "$tmp/pulled" >"$tmp/pull.out" 2>&1 ||
   fail "helm pull $CHART failed: $(cat "$tmp/pull.out")"
 grep -qx "Digest: $CHART_DIGEST" "$tmp/pull.out" || fail "helm pull got another chart digest: $(cat "$tmp/pull.out")"
-tar -xzf "$tmp/pulled/clawplane-$CHART_VERSION.tgz" -C "$tmp/pulled"
+tar -m -xzf "$tmp/pulled/clawplane-$CHART_VERSION.tgz" -C "$tmp/pulled"
 for f in "$src"/crds/*.yaml; do
   cmp -s "$f" "$tmp/pulled/clawplane/crds/$(basename "$f")" || fail "the pulled chart's crds/$(basename "$f") differs from crds/"
 done
