@@ -3,8 +3,10 @@
 # uses it: lint and schema, template + server-side dry run, a real install whose
 # Deployments become available on kwok nodes, RBAC as seen by `kubectl auth can-i`, the
 # real controller reconciling a UserRuntime with nothing but the chart's RBAC, an upgrade
-# with unchanged values that changes no object, uninstall keeping the CRDs, the runtime
-# namespace and the users' PVCs, and a reinstall that adopts the kept namespace.
+# with unchanged values that changes no object, `helm test`, uninstall keeping the CRDs, the
+# runtime namespace, the users' PVCs and the password Secrets, and a reinstall that adopts
+# the kept namespace and whose apiserver logs the admin in on the kept database. Two renders
+# with the same values are byte-identical (the chart generates no Secret).
 #
 # Every run has its own release, namespaces and RuntimeProfile names, so runs and the other
 # e2e scripts can share the cluster. The CRDs are shared: Helm installs the chart's crds/
@@ -69,6 +71,9 @@ grep -q '1 chart(s) linted, 0 chart(s) failed' <<<"$out" || fail "helm lint: $ou
 ok "helm lint --strict passes with the install values"
 out=$(h lint "$chart" 2>&1) || fail "helm lint with the chart's own defaults failed: $out"
 ok "helm lint passes with the chart's defaults"
+out=$(h lint "$chart" --strict -f "$src/examples/helm/values-production.yaml" 2>&1) ||
+  fail "helm lint --strict of examples/helm/values-production.yaml (the README's install) failed: $out"
+ok "helm lint --strict passes with the README's production values"
 
 rc=0
 out=$(h lint "$chart" -f "$data/bad-values.yaml" 2>&1) || rc=$?
@@ -101,6 +106,16 @@ expect_template_error "two controllers without leader election" "at '/controller
   --set postgresql.bundled.enabled=true --set controller.leaderElection.enabled=false
 expect_template_error "both databases" "choose one of postgresql.bundled.enabled and postgresql.external.existingSecret" \
   --set postgresql.bundled.enabled=true --set postgresql.external.existingSecret=db
+
+# GitOps tools render the chart on every sync: the same values must give the same bytes
+# (no generated passwords: the chart creates no Secret at all).
+render_all=(--set postgresql.bundled.enabled=true --set ingress.enabled=true --set modelproxy.tokenReview=true
+  --set traefik.enabled=true --api-versions traefik.io/v1alpha1)
+h template x "$chart" "${render_all[@]}" >"$tmp/render1.yaml" || fail "helm template failed"
+h template x "$chart" "${render_all[@]}" >"$tmp/render2.yaml" || fail "helm template failed"
+cmp -s "$tmp/render1.yaml" "$tmp/render2.yaml" || fail "two renders differ: $(diff "$tmp/render1.yaml" "$tmp/render2.yaml" | head)"
+grep -q '^kind: Secret$' "$tmp/render1.yaml" && fail "the chart renders a Secret"
+ok "two helm template renders with the same values are byte-identical; the chart renders no Secret"
 
 # ---------------------------------------------------------------------------------------
 step "CRDs: the chart's crds/ are the repository's crds/"
@@ -186,6 +201,12 @@ kubectl create ns "$ns" >/dev/null
 # The control plane's own pods must pass Pod Security "restricted" too.
 kubectl label ns "$ns" pod-security.kubernetes.io/enforce=restricted \
   pod-security.kubernetes.io/warn=restricted >/dev/null
+# The two Secrets the chart expects and never creates (values.yaml tells how).
+kubectl -n "$ns" create secret generic "$fn-bootstrap-admin" --from-literal=username=admin \
+  --from-literal=password="$(openssl rand -base64 24)" >/dev/null
+kubectl -n "$ns" create secret generic "$fn-postgresql" --from-literal=password="$(openssl rand -hex 24)" >/dev/null
+secret_state() { kubectl -n "$ns" get secret "$fn-bootstrap-admin" "$fn-postgresql" -o jsonpath='{range .items[*]}{.metadata.uid} {.data}{"\n"}{end}'; }
+secrets_before=$(secret_state)
 installed=1
 # Whether Traefik's API is served decides the controller's route rules (helm's
 # .Capabilities); another suite may install its CRDs while this one runs, so look before
@@ -199,7 +220,10 @@ h install "$rel" "$chart" -n "$ns" -f "$data/install-values.yaml" "${set_args[@]
 grep -qi 'PodSecurity' "$tmp/install.err" && fail "Pod Security warnings during install: $(cat "$tmp/install.err")"
 ok "helm install --wait succeeded with Pod Security restricted enforced on $ns"
 grep -q "kubectl -n $rtns wait --for=condition=Ready userruntime/alice" "$tmp/install.out" &&
-  grep -q "port-forward svc/$fn-apiserver" "$tmp/install.out" ||
+  grep -q "port-forward svc/$fn-apiserver" "$tmp/install.out" &&
+  grep -qF "then open http://127.0.0.1:8080/login" "$tmp/install.out" &&
+  grep -qF "kubectl apply --server-side -f - <<EOF" "$tmp/install.out" &&
+  grep -qF "create secret generic $fn-bootstrap-admin" "$tmp/install.out" ||
   fail "NOTES do not say how to create a runtime and reach the dashboard: $(cat "$tmp/install.out")"
 ok "NOTES tell how to create a runtime with kubectl and reach the dashboard"
 
@@ -517,16 +541,19 @@ fi
 # (its UserRuntime informer synced), lets the admin log in and writes the admin's
 # UserRuntime into the runtime namespace. PostgreSQL: hack/local-postgres, a schema of its own.
 ap_bin="$build/bin/clawplane-apiserver"
-if [ -x "$ap_bin" ]; then
-  . "$src/test/e2e/lib/apiserver.sh"
-  pgschema=e2e_helm_$suffix
-  dburl=$(pg_schema "$pgschema") || fail "cannot create schema $pgschema in hack/local-postgres"
+# apiserver_login: run the apiserver as the release's ServiceAccount, with the release's
+# bootstrap-admin Secret, args and environment, on the schema $pgschema, until it is ready
+# and the admin has logged in ($token, $api; the process is $ctl_pid).
+apiserver_login() {
   admin=$(kubectl -n "$ns" get secret "$fn-bootstrap-admin" -o jsonpath='{.data.username}' | base64 -d)
   (umask 077 && kubectl -n "$ns" get secret "$fn-bootstrap-admin" -o jsonpath='{.data.password}' |
     base64 -d >"$tmp/bootstrap-password")
   [ -n "$admin" ] && [ -s "$tmp/bootstrap-password" ] || fail "the bootstrap-admin Secret is incomplete"
   kc=$(sa_kubeconfig apiserver) || fail "no kubeconfig for the apiserver ServiceAccount"
   mapfile -t ap_args < <(args_of apiserver)
+  # A second run must not read the first run's port from the old log (the new process
+  # truncates it only once it has started).
+  rm -f "$tmp/apiserver.log"
   # The environment and args the chart's Deployment sets, taken from the Deployment itself.
   CLAWPLANE_RUNTIME_NAMESPACE=$(env_of apiserver CLAWPLANE_RUNTIME_NAMESPACE) \
     CLAWPLANE_DEFAULT_PROFILE=$(env_of apiserver CLAWPLANE_DEFAULT_PROFILE) \
@@ -537,9 +564,15 @@ if [ -x "$ap_bin" ]; then
   port=$(api_start_port "$tmp/apiserver.log" "$ctl_pid") ||
     fail "the apiserver did not start serving: $(cat "$tmp/apiserver.log")"
   api="http://127.0.0.1:$port"
-  api_ready "$api" || fail "the apiserver is not ready ($(curl -s "$api/readyz")): $(tail -n 20 "$tmp/apiserver.log")"
+  api_ready "$api" || fail "the apiserver is not ready ($(curl -s --max-time 5 "$api/readyz"); process $(kill -0 "$ctl_pid" 2>/dev/null && echo alive || echo gone)): $(tail -n 20 "$tmp/apiserver.log")"
   token=$(api_login "$api" "$admin" "$tmp/bootstrap-password" 2>&1) ||
     fail "the bootstrap admin cannot log in: $token"
+}
+if [ -x "$ap_bin" ]; then
+  . "$src/test/e2e/lib/apiserver.sh"
+  pgschema=e2e_helm_$suffix
+  dburl=$(pg_schema "$pgschema") || fail "cannot create schema $pgschema in hack/local-postgres"
+  apiserver_login
   out=$(api_call 200 -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d '{"state":"Running"}' "$api/api/v1/users/$admin/runtime" 2>&1) ||
     fail "PUT /api/v1/users/$admin/runtime: $out"
@@ -594,8 +627,38 @@ diff "$tmp/before" "$tmp/after" >"$tmp/diff" || fail "helm upgrade changed objec
 $(cat "$tmp/diff")"
 ok "helm upgrade (revision 2) left all $(wc -l <"$tmp/after") objects unchanged"
 cmp -s <(h get manifest "$rel" -n "$ns" --revision 1) <(h get manifest "$rel" -n "$ns" --revision 2) ||
-  fail "revision 2 renders differently from revision 1 (generated passwords not kept?)"
-ok "revision 2 renders byte for byte like revision 1 (generated passwords read back)"
+  fail "revision 2 renders differently from revision 1"
+ok "revision 2 renders byte for byte like revision 1"
+
+# ---------------------------------------------------------------------------------------
+step "helm test: a Job per component asks its health endpoint through its Service"
+# kwok completes Job pods without running them, so this checks the hooks' plumbing; what
+# they ask must exist: each URL names a Service of the release on its HTTP port, and the
+# component's NetworkPolicy admits the test pods.
+h test "$rel" -n "$ns" --timeout 120s >"$tmp/test.out" 2>&1 || fail "helm test failed: $(cat "$tmp/test.out")"
+for c in controller apiserver modelproxy; do
+  grep -q "TEST SUITE: *$fn-test-$c\$" "$tmp/test.out" || fail "helm test ran no $fn-test-$c: $(cat "$tmp/test.out")"
+done
+[ "$(grep -c '^Phase: *Succeeded' "$tmp/test.out")" = 3 ] || fail "not every helm test succeeded: $(cat "$tmp/test.out")"
+h get hooks "$rel" -n "$ns" >"$tmp/hooks.yaml"
+python3 - "$tmp/hooks.yaml" "$ns" "$fn" <<'PY' || fail "a helm test Job asks something that does not exist"
+import json, re, subprocess, sys
+hooks, ns, fn = sys.argv[1:]
+urls = re.findall(r'^\s*- "(http://[^"]+)"$', open(hooks).read(), re.M)
+assert len(urls) == 3, urls
+for url in urls:
+    m = re.match(r"http://([^.]+)\.([^.]+)\.svc:(\d+)(/\S+)$", url)
+    assert m and m.group(2) == ns and m.group(4) in ("/healthz", "/readyz"), url
+    svc = json.loads(subprocess.check_output(["kubectl", "-n", ns, "get", "svc", m.group(1), "-o", "json"]))
+    assert int(m.group(3)) in [p["port"] for p in svc["spec"]["ports"]], (url, svc["spec"]["ports"])
+    comp = svc["spec"]["selector"]["app.kubernetes.io/name"]
+    pol = json.loads(subprocess.check_output(["kubectl", "-n", ns, "get", "networkpolicy",
+                                              fn + "-" + comp.removeprefix("clawplane-"), "-o", "json"]))
+    peers = [p for r in pol["spec"].get("ingress", []) for p in r.get("from", [])]
+    assert any(p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") == "clawplane-test"
+               for p in peers), (comp, peers)
+PY
+ok "helm test passed: $fn-test-{controller,apiserver,modelproxy} ask /healthz or /readyz of Services that exist, admitted by the NetworkPolicies"
 
 # ---------------------------------------------------------------------------------------
 step "helm uninstall keeps the CRDs, the runtime namespace and the users' PVCs"
@@ -618,7 +681,8 @@ phase=$(kubectl get ns "$rtns" -o jsonpath='{.status.phase}' 2>/dev/null) || fai
 kubectl -n "$rtns" get ur alice >/dev/null || fail "ur/alice deleted"
 ok "namespace $rtns Active, pvc/alice-state (uid $pvc_uid) and ur/alice kept"
 kubectl -n "$ns" get pvc "data-$fn-postgresql-0" >/dev/null 2>&1 || fail "the PostgreSQL PVC was deleted"
-ok "the bundled PostgreSQL's PVC kept"
+[ "$(secret_state)" = "$secrets_before" ] || fail "the bootstrap-admin or PostgreSQL Secret changed or went with the release"
+ok "the bundled PostgreSQL's PVC and both password Secrets kept, unchanged"
 for o in deploy/$fn-controller deploy/$fn-apiserver deploy/$fn-modelproxy statefulset/$fn-postgresql; do
   kubectl -n "$ns" get "$o" >/dev/null 2>&1 && fail "$o still exists after uninstall"
 done
@@ -634,5 +698,18 @@ h install "$rel" "$chart" -n "$ns" -f "$data/install-values.yaml" "${set_args[@]
 [ "$(kubectl -n "$rtns" get pvc alice-state -o jsonpath='{.metadata.uid}')" = "$pvc_uid" ] ||
   fail "pvc/alice-state changed on reinstall"
 ok "second install succeeded over the kept namespace; pvc/alice-state untouched"
+[ "$(secret_state)" = "$secrets_before" ] || fail "the reinstall changed the password Secrets"
+[ "$(kubectl -n "$ns" get pvc "data-$fn-postgresql-0" -o jsonpath='{.spec.volumeName}')" != "" ] ||
+  fail "the PostgreSQL PVC is not bound after the reinstall"
+ok "the reinstalled release uses the same password Secrets, so the kept PostgreSQL volume's password still matches"
+if [ -n "${pgschema:-}" ]; then
+  # The kept database already has the administrator: the apiserver must not create another,
+  # and the password from the kept Secret must still be the one that logs in.
+  apiserver_login
+  kill "$ctl_pid"
+  wait "$ctl_pid" 2>/dev/null || true
+  ctl_pid=""
+  ok "after the reinstall the apiserver, on the kept database, logs the admin in with the kept Secret's password"
+fi
 
 echo "$checks passed, 0 failed"

@@ -75,16 +75,32 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "http://%s.%s.svc:%d/v1" (include "clawplane.modelproxy.name" .) .Release.Namespace (int .Values.modelproxy.service.port) -}}
 {{- end -}}
 
-{{/* The Secret and key holding DATABASE_URL. */}}
-{{- define "clawplane.database.secret" -}}
+{{/* The bundled PostgreSQL's password Secret: created by the platform team, never by the
+chart (a generated password would change with every render). */}}
+{{- define "clawplane.postgresql.secret" -}}
+{{- default (printf "%s-postgresql" (include "clawplane.fullname" .)) .Values.postgresql.bundled.existingSecret -}}
+{{- end -}}
+
+{{/* The container env items that give the apiserver and the model proxy their database:
+external, DATABASE_URL from the named Secret; bundled, a URL without password and the
+password in PGPASSWORD (libpq reads it), from the PostgreSQL Secret. */}}
+{{- define "clawplane.database.env" -}}
 {{- if .Values.postgresql.bundled.enabled -}}
-{{ include "clawplane.postgresql.name" . }}
+{{- $b := .Values.postgresql.bundled -}}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "clawplane.postgresql.secret" . }}
+      key: {{ $b.passwordKey }}
+- name: DATABASE_URL
+  value: {{ printf "postgres://%s@%s.%s.svc:5432/%s?sslmode=disable" $b.username (include "clawplane.postgresql.name" .) .Release.Namespace $b.database | quote }}
 {{- else -}}
-{{ required "postgresql: set postgresql.external.existingSecret (a Secret holding a libpq URL) or postgresql.bundled.enabled=true" .Values.postgresql.external.existingSecret }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "postgresql: set postgresql.external.existingSecret (a Secret holding a libpq URL) or postgresql.bundled.enabled=true" .Values.postgresql.external.existingSecret }}
+      key: {{ .Values.postgresql.external.urlKey }}
 {{- end -}}
-{{- end -}}
-{{- define "clawplane.database.key" -}}
-{{- if .Values.postgresql.bundled.enabled -}}url{{- else -}}{{ .Values.postgresql.external.urlKey }}{{- end -}}
 {{- end -}}
 
 {{- define "clawplane.bootstrapAdmin.secret" -}}
@@ -212,8 +228,15 @@ imagePullSecrets:
 {{- end }}
 {{- end -}}
 
-{{/* An ingress rule for /metrics scrapers, if any are configured. */}}
-{{- define "clawplane.ingress.metrics" -}}
+{{/* Ingress rules for the HTTP port: the release's `helm test` pods (templates/tests.yaml)
+and /metrics scrapers, if any are configured. */}}
+{{- define "clawplane.ingress.http" -}}
+- from:
+    - podSelector:
+        matchLabels:
+          {{- include "clawplane.selectorLabels" (dict "ctx" . "component" "test") | nindent 10 }}
+  ports:
+    - {port: http, protocol: TCP}
 {{- with .Values.networkPolicy.metricsFrom }}
 - from:
     {{- toYaml . | nindent 4 }}
