@@ -45,6 +45,12 @@ static const route_t routes[] = {
     {{"GET", "/api/v1/openapi.json"}, API_AUTH_NONE, 0, openapi},
     {{"GET", "/login"}, API_AUTH_NONE, 0, cp__api_login_page},
     {{"GET", "/login.js"}, API_AUTH_NONE, 0, cp__api_login_script},
+    {{"GET", "/"}, API_AUTH_NONE, 0, cp__api_dashboard_page},
+    {{"GET", "/assets/{id}"}, API_AUTH_NONE, 0, cp__api_dashboard_asset},
+    {{"GET", "/api/v1/health"}, API_AUTH_ADMIN, 0, cp__api_health},
+    {{"GET", "/api/v1/usage"}, API_AUTH_ADMIN, 0, cp__api_usage_all},
+    {{"GET", "/api/v1/invitations"}, API_AUTH_ADMIN, 0, cp__api_invitations_list},
+    {{"DELETE", "/api/v1/invitations/{id}"}, API_AUTH_ADMIN, 0, cp__api_invitation_revoke},
     {{"POST", "/api/v1/auth/login"}, API_AUTH_NONE, 1, cp__api_login},
     {{"POST", "/api/v1/auth/logout"}, API_AUTH_USER, 0, cp__api_logout},
     {{"POST", "/api/v1/invitations/accept"}, API_AUTH_NONE, 1, cp__api_invite_accept},
@@ -52,6 +58,8 @@ static const route_t routes[] = {
     {{"GET", "/api/v1/users"}, API_AUTH_ADMIN, 0, cp__api_users_list},
     {{"POST", "/api/v1/users"}, API_AUTH_ADMIN, 1, cp__api_users_create},
     {{"GET", "/api/v1/users/{user}"}, API_AUTH_USER, 0, cp__api_user_get},
+    {{"DELETE", "/api/v1/users/{user}"}, API_AUTH_ADMIN, 0, cp__api_user_delete},
+    {{"DELETE", "/api/v1/users/{user}/sessions"}, API_AUTH_USER, 0, cp__api_sessions_revoke},
     {{"PUT", "/api/v1/users/me/password"}, API_AUTH_USER, 1, cp__api_password},
     {{"POST", "/api/v1/users/{user}/disable"}, API_AUTH_ADMIN, 0, cp__api_user_disable},
     {{"POST", "/api/v1/users/{user}/enable"}, API_AUTH_ADMIN, 0, cp__api_user_enable},
@@ -339,6 +347,26 @@ static void after_auth(api_ctx_t *c) {
   c->handler(c);
 }
 
+/* A browser's cross-site request riding on the session cookie: refused for every method
+ * that changes something. The cookie is SameSite=Strict already; this also covers
+ * browsers that ignore that and same-site hosts (another runtime under the same domain).
+ * Browsers say where a request comes from in Sec-Fetch-Site (and Origin); requests with
+ * a bearer token, or from clients that send neither header (curl, clawctl), are not
+ * browser-driven and pass. Returns 1 when the request must be refused. */
+static int cross_site(const cp_http_request_t *req) {
+  if (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD") ||
+      cp_http_header(req, "Authorization"))
+    return 0;
+  const char *site = cp_http_header(req, "Sec-Fetch-Site");
+  if (site)
+    return strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0;
+  const char *origin = cp_http_header(req, "Origin"), *host = cp_http_header(req, "Host");
+  if (!origin)
+    return 0;
+  const char *o = strstr(origin, "://");
+  return !host || !o || strcmp(o + 3, host) != 0;
+}
+
 /* The client address without the port ("127.0.0.1", "::1"), or when X-Forwarded-For is
  * trusted its right-most entry that is not a trusted proxy (http/forwarded.h; the entries
  * left of it are the client's to forge). */
@@ -447,6 +475,11 @@ void cp__api_on_request(cp_http_request_t *req, void *ud) {
                  rc == CP_EINVAL ? "malformed credentials"
                                  : "authentication required: log in or send a bearer token");
     snprintf(c->www_auth, sizeof c->www_auth, "Bearer realm=\"clawplane\"");
+    cp__api_finish(c);
+    return;
+  }
+  if (cross_site(req)) {
+    cp__api_fail(c, 403, "cross-site request refused: send it from this site's own pages");
     cp__api_finish(c);
     return;
   }
