@@ -134,6 +134,7 @@ async function start() {
   watchSession();
   await route();
   document.body.dataset.ready = 'true'; // the first page is on screen (tests, benchmark)
+  performance.mark('clawplane-ready');
 }
 
 start();

@@ -210,7 +210,7 @@ export async function render(root, {me, params}) {
 
   // Live status. EventSource reconnects by itself after a network error.
   const es = new EventSource(`/api/v1${base}/events`);
-  let lastPhase = rt && rt.observed && rt.observed.phase;
+  let lastPhase = rt ? (rt.observed && rt.observed.phase) || 'Pending' : 'none';
   es.addEventListener('status', (ev) => {
     let data;
     try {
@@ -219,8 +219,12 @@ export async function render(root, {me, params}) {
       return;
     }
     rt = data.type === 'DELETED' ? null : data.runtime || null;
-    const ph = rt && rt.observed ? rt.observed.phase : 'none';
-    if (ph !== lastPhase) note(`phase ${ph || 'Pending'}${rt ? ' — ' + plain(cond(rt, 'Ready').reason) : ''}`);
+    const ph = rt ? (rt.observed && rt.observed.phase) || 'Pending' : 'none';
+    if (ph !== lastPhase) {
+      const why = rt && plain(cond(rt, 'Ready').reason);
+      note(rt ? `phase ${ph}${why ? ' — ' + why : ''}` : 'the runtime was deleted');
+      msg.set(''); // "Starting…" and the like are stale once the phase moves
+    }
     lastPhase = ph;
     live.textContent = 'Live: updates arrive as they happen.';
     show();

@@ -58,7 +58,8 @@ export async function busy(button, msg, fn) {
 // A table: columns [{label, value(row) -> node|string, num}], rows, caption.
 export function table(caption, columns, rows, empty) {
   if (!rows.length) return h('p', {class: 'muted'}, empty || 'Nothing yet.');
-  return h('div', {class: 'table-wrap'},
+  // scrolls sideways on a narrow screen: focusable, so the keyboard can scroll it too
+  return h('div', {class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': `${caption} (scrolls sideways)`},
     h('table', {},
       h('caption', {}, caption),
       h('thead', {}, h('tr', {}, columns.map((c) =>
@@ -104,7 +105,7 @@ export function barChart(title, data, fmt) {
     if (text !== undefined) el.textContent = text;
     return el;
   };
-  const w = 480, row = 26, left = 120, right = 90;
+  const w = Math.max(300, Math.min(640, window.innerWidth - 40)), row = 26, left = 110, right = 80;
   const height = Math.max(1, data.length) * row + 10;
   const max = Math.max(1, ...data.map((d) => d.value));
   const svg = s('svg', {class: 'chart', viewBox: `0 0 ${w} ${height}`, role: 'img',
