@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "core/utf8.h"
+#include "http/negotiate.h"
 #include "log/log.h"
 
 #include <stdarg.h>
@@ -347,26 +348,6 @@ static void after_auth(api_ctx_t *c) {
   c->handler(c);
 }
 
-/* A browser's cross-site request riding on the session cookie: refused for every method
- * that changes something. The cookie is SameSite=Strict already; this also covers
- * browsers that ignore that and same-site hosts (another runtime under the same domain).
- * Browsers say where a request comes from in Sec-Fetch-Site (and Origin); requests with
- * a bearer token, or from clients that send neither header (curl, clawctl), are not
- * browser-driven and pass. Returns 1 when the request must be refused. */
-static int cross_site(const cp_http_request_t *req) {
-  if (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD") ||
-      cp_http_header(req, "Authorization"))
-    return 0;
-  const char *site = cp_http_header(req, "Sec-Fetch-Site");
-  if (site)
-    return strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0;
-  const char *origin = cp_http_header(req, "Origin"), *host = cp_http_header(req, "Host");
-  if (!origin)
-    return 0;
-  const char *o = strstr(origin, "://");
-  return !host || !o || strcmp(o + 3, host) != 0;
-}
-
 /* The client address without the port ("127.0.0.1", "::1"), or when X-Forwarded-For is
  * trusted its right-most entry that is not a trusted proxy (http/forwarded.h; the entries
  * left of it are the client's to forge). */
@@ -478,7 +459,9 @@ void cp__api_on_request(cp_http_request_t *req, void *ud) {
     cp__api_finish(c);
     return;
   }
-  if (cross_site(req)) {
+  /* A browser's write riding on the session cookie from another site (the cookie is
+   * SameSite=Strict as well; this also covers same-site hosts and old browsers). */
+  if (cp_http_cross_site(req)) {
     cp__api_fail(c, 403, "cross-site request refused: send it from this site's own pages");
     cp__api_finish(c);
     return;
