@@ -1,7 +1,7 @@
 /* Fuzzes the header values a client chooses: Accept-Encoding, If-None-Match, and the
  * Sec-Fetch-Site / Origin / Host trio of a write. The input is split at newlines into the
- * values. Nothing may read past a value; a tag always matches a list made of itself (unless it is a weak W/ tag), and
- * a write with a bearer token is never cross-site. */
+ * values. Nothing may read past a value; a strong tag always matches a list made of itself,
+ * and a write with a bearer token is never cross-site. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
