@@ -96,7 +96,7 @@ export async function render(root, {me, params}) {
   let rt = null;
 
   const settings = h('section', {class: 'card', 'aria-labelledby': 'rt-settings'});
-  page(root, user === me.username ? 'My runtime' : `Runtime of ${user}`, status, h('div', {class: 'actions'}, startBtn, stopBtn, open), msg,
+  page(root, user === me.username ? 'My runtime' : `Runtime of ${user}`, h('div', {class: 'actions'}, startBtn, stopBtn, open), msg, status,
     settings, h('section', {class: 'card', 'aria-labelledby': 'rt-history'},
       h('h2', {id: 'rt-history'}, 'Recent changes'), live, history));
 
