@@ -181,16 +181,42 @@ int ctl_cmd_users_enable(ctl_t *ctl, int argc, char **argv) {
   return user_action(ctl, argc, argv, "/enable", "enabled");
 }
 
+/* users delete: the account, its runtime and its sessions and tokens go for good, so it
+ * asks for the name back on a terminal; a script says --yes. */
 int ctl_cmd_users_delete(ctl_t *ctl, int argc, char **argv) {
+  ctl_opt_t o[] = {{"--yes", 0, NULL}};
   char *pos[1];
-  int rc = ctl_parse(ctl, argc, argv, NULL, 0, pos, 1, 1);
+  int rc = ctl_parse(ctl, argc, argv, o, 1, pos, 1, 1);
   if (rc)
     return rc;
-  fprintf(stderr,
-          "clawctl users delete: the apiserver does not delete accounts (API v1 keeps them for "
-          "the audit log). Disable it instead: clawctl users disable %s\n",
-          pos[0]);
-  return EXIT_ERROR;
+  if (!o[0].value) {
+    char typed[128], q[256];
+    snprintf(q, sizeof q,
+             "Delete user %s, their runtime, sessions and tokens? This cannot be undone.\n"
+             "Type the username to confirm: ",
+             pos[0]);
+    int prc = cp_cli_prompt(q, 0, typed, sizeof typed);
+    if (prc != 0) {
+      fprintf(stderr, "clawctl users delete: %s; nothing deleted\n",
+              prc == CP_EIO ? "no terminal to confirm on: pass --yes" : "no answer");
+      return EXIT_USAGE;
+    }
+    if (strcmp(typed, pos[0]) != 0) {
+      fprintf(stderr, "clawctl users delete: \"%s\" is not \"%s\"; nothing deleted\n", typed,
+              pos[0]);
+      return EXIT_USAGE;
+    }
+  }
+  char path[512];
+  if ((rc = name_path(pos[0], "", path, sizeof path)))
+    return rc;
+  cJSON *resp = NULL;
+  if ((rc = ctl_call(ctl, "users delete", "DELETE", path, NULL, &resp)))
+    return rc;
+  if (!ctl_print_structured(ctl, resp))
+    fprintf(stderr, "User %s deleted, with their runtime; usage and audit history stay.\n", pos[0]);
+  cJSON_Delete(resp);
+  return 0;
 }
 
 int ctl_cmd_runtimes_list(ctl_t *ctl, int argc, char **argv) {

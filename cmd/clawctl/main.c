@@ -84,9 +84,10 @@ static const ctl_cmd_t commands[] = {
      ctl_cmd_users_disable},
     {"users enable", "clawctl users enable NAME", "Admin: enables a disabled account.",
      ctl_cmd_users_enable},
-    {"users delete", "clawctl users delete NAME",
-     "Admin: not offered by the apiserver (API v1 keeps accounts for the audit log); use\n"
-     "users disable.",
+    {"users delete", "clawctl users delete NAME [--yes]",
+     "Admin: deletes an account for good: its sessions and tokens end, its runtime is\n"
+     "deleted (the workspace follows its retainOnDelete). Asks for the name back on a\n"
+     "terminal; --yes skips that. Usage and audit history stay.",
      ctl_cmd_users_delete},
     {"runtimes list", "clawctl runtimes list [--phase PHASE]",
      "Admin: every runtime with its phase (filtered by --phase, e.g. Running, Failed).",

@@ -360,6 +360,89 @@ void cp__api_quota_put(api_ctx_t *c) {
   cp__api_run(c, quota_put_work);
 }
 
+/* The columns every usage query selects after its grouping key, and their names. */
+#define USAGE_SUMS                                                                                 \
+  "count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),"                \
+  " coalesce(sum(cost_microusd), 0)"
+/* The month a usage query covers: parameter $n ('YYYY-MM', or NULL for this month). */
+#define USAGE_MONTH(n)                                                                             \
+  " created_at >= coalesce(($" n "::text || '-01')::date::timestamptz,"                            \
+  " date_trunc('month', now())) AND created_at < coalesce(($" n "::text || '-01')::date"           \
+  "::timestamptz, date_trunc('month', now())) + interval '1 month'"
+
+/* Runs a usage query whose rows are (key, USAGE_SUMS) and returns them as a new array of
+ * {key_name: key, requests, prompt_tokens, completion_tokens, cost_microusd}, adding each
+ * row to tot[4] when tot is non-NULL. usage_records belongs to the model proxy's
+ * migrations: while it has not run there is no table, which reads as no usage. Returns
+ * NULL (answer set in c) on a database error. */
+static cJSON *usage_rows(api_ctx_t *c, api_worker_t *w, const char *sql, int np,
+                         const char *const *p, const char *key_name, double *tot) {
+  PGresult *r = NULL;
+  cp_pg_error_t e = {0};
+  int rc = cp_pg_exec(w->db, sql, np, p, &r, &e);
+  if (rc != 0 && rc != CP_ENOTFOUND) {
+    cp__api_fail_db(c, rc, &e, "read usage");
+    return NULL;
+  }
+  static const char *const k[] = {"requests", "prompt_tokens", "completion_tokens",
+                                  "cost_microusd"};
+  cJSON *items = cJSON_CreateArray();
+  for (int i = 0; r && items && i < PQntuples(r); i++) {
+    cJSON *m = cJSON_CreateObject();
+    if (!m || !cJSON_AddItemToArray(items, m)) {
+      cJSON_Delete(m);
+      break;
+    }
+    cJSON_AddStringToObject(m, key_name, PQgetvalue(r, i, 0));
+    for (int j = 0; j < 4; j++) {
+      double v = strtod(PQgetvalue(r, i, j + 1), NULL);
+      if (tot)
+        tot[j] += v;
+      cJSON_AddNumberToObject(m, k[j], v);
+    }
+  }
+  PQclear(r);
+  if (!items)
+    cp__api_fail(c, 500, "out of memory");
+  return items;
+}
+
+static cJSON *totals_json(const double *tot) {
+  cJSON *t = cJSON_CreateObject();
+  if (t) {
+    cJSON_AddNumberToObject(t, "requests", tot[0]);
+    cJSON_AddNumberToObject(t, "prompt_tokens", tot[1]);
+    cJSON_AddNumberToObject(t, "completion_tokens", tot[2]);
+    cJSON_AddNumberToObject(t, "cost_microusd", tot[3]);
+  }
+  return t;
+}
+
+/* Reads ?month=YYYY-MM into c->s1 ("" when absent). Returns 0, or answers 400 and returns
+ * -1. Loop thread. */
+static int month_param(api_ctx_t *c) {
+  c->s1[0] = '\0';
+  int rc = cp_api_query_get(c->query, "month", c->s1, sizeof c->s1);
+  const char *m = c->s1;
+  if (rc == CP_ENOTFOUND || (rc == 0 && !*m))
+    return 0;
+  if (rc != 0 || strlen(m) != 7 || strspn(m, "0123456789") != 4 || m[4] != '-' ||
+      strspn(m + 5, "0123456789") != 2 || (m[5] - '0') * 10 + (m[6] - '0') < 1 ||
+      (m[5] - '0') * 10 + (m[6] - '0') > 12) {
+    cp__api_fail(c, 400, "query parameter month must be YYYY-MM");
+    cp__api_finish(c);
+    return -1;
+  }
+  return 0;
+}
+
+/* The month the answer covers: c->s1, or this month. */
+static void month_of(const api_ctx_t *c, char *out, size_t n) {
+  char now[32];
+  cp_time_format(cp_time_now(), now, sizeof now);
+  snprintf(out, n, "%.7s", c->s1[0] ? c->s1 : now);
+}
+
 static void usage_work(api_ctx_t *c, api_worker_t *w) {
   cp_pg_error_t e = {0};
   cJSON *quota = NULL;
@@ -372,63 +455,92 @@ static void usage_work(api_ctx_t *c, api_worker_t *w) {
     cp__api_fail_db(c, rc, &e, "read the quota");
     return;
   }
-  const char *p[] = {c->target};
-  PGresult *r = NULL;
-  /* usage_records belongs to the model proxy's migrations: absent until it has run */
-  rc = cp_pg_exec(w->db,
-                  "SELECT model, count(*), coalesce(sum(prompt_tokens), 0),"
-                  " coalesce(sum(completion_tokens), 0), coalesce(sum(cost_microusd), 0)"
-                  " FROM usage_records WHERE username = $1"
-                  " AND created_at >= date_trunc('month', now()) GROUP BY model ORDER BY model",
-                  1, p, &r, &e);
-  if (rc != 0 && rc != CP_ENOTFOUND) {
-    cJSON_Delete(quota);
-    cp__api_fail_db(c, rc, &e, "read usage");
-    return;
-  }
+  const char *p[] = {c->target, c->s1[0] ? c->s1 : NULL};
   double tot[4] = {0};
-  cJSON *items = cJSON_CreateArray();
-  for (int i = 0; r && items && i < PQntuples(r); i++) {
-    cJSON *m = cJSON_CreateObject();
-    if (!m)
-      break;
-    cJSON_AddStringToObject(m, "model", PQgetvalue(r, i, 0));
-    static const char *const k[] = {"requests", "prompt_tokens", "completion_tokens",
-                                    "cost_microusd"};
-    for (int j = 0; j < 4; j++) {
-      double v = strtod(PQgetvalue(r, i, j + 1), NULL);
-      tot[j] += v;
-      cJSON_AddNumberToObject(m, k[j], v);
-    }
-    cJSON_AddItemToArray(items, m);
-  }
-  PQclear(r);
+  cJSON *items = usage_rows(c, w,
+                            "SELECT model, " USAGE_SUMS " FROM usage_records WHERE username = $1"
+                            " AND" USAGE_MONTH("2") " GROUP BY model ORDER BY model",
+                            2, p, "model", tot);
+  cJSON *months =
+      items ? usage_rows(c, w,
+                         "SELECT to_char(date_trunc('month', created_at), 'YYYY-MM'), " USAGE_SUMS
+                         " FROM usage_records WHERE username = $1"
+                         " AND created_at >= date_trunc('month', now()) - interval '11 months'"
+                         " GROUP BY 1 ORDER BY 1",
+                         1, p, "month", NULL)
+            : NULL;
   char month[8];
-  char now[32];
-  cp_time_format(cp_time_now(), now, sizeof now);
-  snprintf(month, sizeof month, "%.7s", now);
-  c->out = cJSON_CreateObject();
-  cJSON *total = cJSON_CreateObject();
-  if (c->out && items && total) {
+  month_of(c, month, sizeof month);
+  c->out = months ? cJSON_CreateObject() : NULL;
+  cJSON *total = totals_json(tot);
+  if (c->out && total) {
     cJSON_AddStringToObject(c->out, "username", c->target);
     cJSON_AddStringToObject(c->out, "month", month);
-    cJSON_AddNumberToObject(total, "requests", tot[0]);
-    cJSON_AddNumberToObject(total, "prompt_tokens", tot[1]);
-    cJSON_AddNumberToObject(total, "completion_tokens", tot[2]);
-    cJSON_AddNumberToObject(total, "cost_microusd", tot[3]);
     cJSON_AddItemToObject(c->out, "total", total);
     cJSON_AddItemToObject(c->out, "by_model", items);
+    cJSON_AddItemToObject(c->out, "months", months);
     cJSON_AddItemToObject(c->out, "quota", quota);
-  } else {
-    cJSON_Delete(items);
-    cJSON_Delete(total);
-    cJSON_Delete(quota);
-    cp__api_fail(c, 500, "out of memory");
+    return;
   }
+  cJSON_Delete(items);
+  cJSON_Delete(months);
+  cJSON_Delete(total);
+  cJSON_Delete(quota);
+  cJSON_Delete(c->out);
+  c->out = NULL;
+  if (!c->status)
+    cp__api_fail(c, 500, "out of memory");
 }
 
 void cp__api_usage(api_ctx_t *c) {
-  cp__api_run(c, usage_work);
+  if (month_param(c) == 0)
+    cp__api_run(c, usage_work);
+}
+
+/* GET /api/v1/usage: one month across users: totals, the top spenders, by model, by day. */
+static void usage_all_work(api_ctx_t *c, api_worker_t *w) {
+  const char *p[] = {c->s1[0] ? c->s1 : NULL};
+  double tot[4] = {0};
+  cJSON *users = usage_rows(c, w,
+                            "SELECT username, " USAGE_SUMS " FROM usage_records WHERE" USAGE_MONTH(
+                                "1") " GROUP BY username"
+                                     " ORDER BY 5 DESC, 3 + 4 DESC, username LIMIT 20",
+                            1, p, "username", NULL);
+  cJSON *models =
+      users ? usage_rows(c, w,
+                         "SELECT model, " USAGE_SUMS " FROM usage_records WHERE" USAGE_MONTH(
+                             "1") " GROUP BY model ORDER BY model",
+                         1, p, "model", tot)
+            : NULL;
+  cJSON *days =
+      models ? usage_rows(c, w,
+                          "SELECT to_char(created_at, 'YYYY-MM-DD'), " USAGE_SUMS
+                          " FROM usage_records WHERE" USAGE_MONTH("1") " GROUP BY 1 ORDER BY 1",
+                          1, p, "day", NULL)
+             : NULL;
+  char month[8];
+  month_of(c, month, sizeof month);
+  cJSON *total = totals_json(tot);
+  c->out = days && total ? cJSON_CreateObject() : NULL;
+  if (c->out) {
+    cJSON_AddStringToObject(c->out, "month", month);
+    cJSON_AddItemToObject(c->out, "total", total);
+    cJSON_AddItemToObject(c->out, "top_users", users);
+    cJSON_AddItemToObject(c->out, "by_model", models);
+    cJSON_AddItemToObject(c->out, "by_day", days);
+    return;
+  }
+  cJSON_Delete(users);
+  cJSON_Delete(models);
+  cJSON_Delete(days);
+  cJSON_Delete(total);
+  if (!c->status)
+    cp__api_fail(c, 500, "out of memory");
+}
+
+void cp__api_usage_all(api_ctx_t *c) {
+  if (month_param(c) == 0)
+    cp__api_run(c, usage_all_work);
 }
 
 /* --- audit log ------------------------------------------------------------------------ */
@@ -639,4 +751,180 @@ void cp__api_invite_accept(api_ctx_t *c) {
     return;
   }
   cp__api_run(c, accept_work);
+}
+
+/* GET /api/v1/invitations: the pending ones (not accepted, not expired), newest first. */
+static void invitations_list_work(api_ctx_t *c, api_worker_t *w) {
+  PGresult *r = NULL;
+  cp_pg_error_t e = {0};
+  int rc = cp_pg_exec(
+      w->db,
+      "SELECT username, role, created_by, " TS("created_at") ", " TS(
+          "expires_at") " FROM invitations WHERE accepted_at IS NULL AND expires_at > now()"
+                        " ORDER BY created_at DESC, username LIMIT 1000",
+      0, NULL, &r, &e);
+  if (rc != 0) {
+    cp__api_fail_db(c, rc, &e, "list invitations");
+    return;
+  }
+  static const char *const cols[] = {"username", "role", "created_by", "created_at", "expires_at"};
+  cJSON *items = cJSON_CreateArray();
+  for (int i = 0; items && i < PQntuples(r); i++) {
+    cJSON *it = cJSON_CreateObject();
+    if (!it || !cJSON_AddItemToArray(items, it)) {
+      cJSON_Delete(it);
+      break;
+    }
+    for (int j = 0; j < 5; j++) {
+      if (PQgetisnull(r, i, j))
+        cJSON_AddNullToObject(it, cols[j]);
+      else
+        cJSON_AddStringToObject(it, cols[j], PQgetvalue(r, i, j));
+    }
+  }
+  PQclear(r);
+  c->out = items ? cJSON_CreateObject() : NULL;
+  if (!c->out || !cJSON_AddItemToObject(c->out, "items", items)) {
+    cJSON_Delete(items);
+    cp__api_fail(c, 500, "out of memory");
+  }
+}
+
+void cp__api_invitations_list(api_ctx_t *c) {
+  cp__api_run(c, invitations_list_work);
+}
+
+/* DELETE /api/v1/invitations/{id}: {id} is the invited username; every pending invitation
+ * for it stops working. */
+static void invitation_revoke_work(api_ctx_t *c, api_worker_t *w) {
+  const char *p[] = {c->item};
+  PGresult *r = NULL;
+  cp_pg_error_t e = {0};
+  int rc = cp_pg_begin(w->db, &e);
+  if (rc == 0)
+    rc = cp_pg_exec(w->db,
+                    "DELETE FROM invitations WHERE username = $1 AND accepted_at IS NULL"
+                    " RETURNING 1",
+                    1, p, &r, &e);
+  int n = rc == 0 ? PQntuples(r) : 0;
+  PQclear(r);
+  if (rc == 0 && n == 0) {
+    cp__api_fail(c, 404, "no pending invitation for %s", c->item);
+    return; /* the pool rolls the open transaction back when the job ends */
+  }
+  if (rc == 0)
+    rc = cp__api_audit(w, c, "invitation.revoke", c->item, "ok", NULL, &e);
+  if (rc == 0)
+    rc = cp_pg_commit(w->db, &e);
+  if (rc != 0) {
+    cp__api_fail_db(c, rc, &e, "revoke the invitation");
+    return;
+  }
+  c->out = cJSON_CreateObject();
+  if (c->out) {
+    cJSON_AddStringToObject(c->out, "username", c->item);
+    cJSON_AddBoolToObject(c->out, "revoked", 1);
+  }
+}
+
+void cp__api_invitation_revoke(api_ctx_t *c) {
+  if (!cp_api_valid_username(c->item)) {
+    cp__api_fail(c, 400, "\"%s\" is not a valid username", c->item);
+    cp__api_finish(c);
+    return;
+  }
+  cp__api_run(c, invitation_revoke_work);
+}
+
+/* DELETE /api/v1/users/{user}: in three steps, each safe to repeat, so a retry after any
+ * failure finishes the job: the account is disabled (sessions and tokens end: the user
+ * can no longer start anything), the UserRuntime is deleted (its workspace follows
+ * spec.storage.retainOnDelete), then the account and what hangs on it (credentials,
+ * sessions, tokens, quota) are deleted with the audit record. Usage records and audit
+ * entries stay: they are history. */
+static void user_delete_work(api_ctx_t *c, api_worker_t *w) {
+  set_user_state(c, w, "disabled");
+  if (c->status >= 400)
+    return;
+  cJSON_Delete(c->out);
+  c->out = NULL;
+  cp_status_t st = {0};
+  int rc = cp_kube_delete(w->kc, &API_UR_GVR, c->app->s.runtime_ns, c->target,
+                          &(cp_delete_opts_t){.propagation_policy = "Background"}, NULL, &st);
+  if (rc != 0 && rc != CP_ENOTFOUND) {
+    cp__api_fail_kube(c, rc, &st, "delete the user's runtime");
+    snprintf(c->msg + strlen(c->msg), sizeof c->msg - strlen(c->msg),
+             " (the user is disabled; retry to finish deleting)");
+    return;
+  }
+  const char *p[] = {c->target};
+  cp_pg_error_t e = {0};
+  rc = cp_pg_begin(w->db, &e);
+  if (rc == 0)
+    rc = cp_pg_exec(w->db, "UPDATE invitations SET created_by = NULL WHERE created_by = $1", 1, p,
+                    NULL, &e);
+  if (rc == 0)
+    rc = cp_pg_exec(w->db, "DELETE FROM users WHERE username = $1", 1, p, NULL, &e);
+  if (rc == 0)
+    rc = cp__api_audit(w, c, "user.delete", c->target, "ok", NULL, &e);
+  if (rc == 0)
+    rc = cp_pg_commit(w->db, &e);
+  if (rc != 0) {
+    cp__api_fail_db(c, rc, &e, "delete the user");
+    return;
+  }
+  c->out = cJSON_CreateObject();
+  if (c->out) {
+    cJSON_AddStringToObject(c->out, "username", c->target);
+    cJSON_AddBoolToObject(c->out, "deleted", 1);
+  }
+}
+
+void cp__api_user_delete(api_ctx_t *c) {
+  if (!strcmp(c->target, c->user)) {
+    cp__api_fail(c, 400, "you cannot delete your own account");
+    cp__api_finish(c);
+    return;
+  }
+  queue_or_fail(c, user_delete_work, evict_done);
+}
+
+/* DELETE /api/v1/users/{user}/sessions: signs the user out everywhere (every browser
+ * session, this one too when it is the caller's own; API tokens stay, each is revoked on
+ * its own). */
+static void sessions_revoke_work(api_ctx_t *c, api_worker_t *w) {
+  const char *p[] = {c->target};
+  PGresult *r = NULL;
+  cp_pg_error_t e = {0};
+  int rc = cp_pg_begin(w->db, &e);
+  if (rc == 0)
+    rc = cp_pg_exec(w->db, "DELETE FROM sessions WHERE username = $1 RETURNING 1", 1, p, &r, &e);
+  int n = rc == 0 ? PQntuples(r) : 0;
+  PQclear(r);
+  cJSON *detail = cJSON_CreateObject();
+  if (detail)
+    cJSON_AddNumberToObject(detail, "sessions", n);
+  if (rc == 0)
+    rc = cp__api_audit(w, c, "auth.logout_all", c->target, "ok", detail, &e);
+  cJSON_Delete(detail);
+  if (rc == 0)
+    rc = cp_pg_commit(w->db, &e);
+  if (rc != 0) {
+    cp__api_fail_db(c, rc, &e, "end the sessions");
+    return;
+  }
+  c->evict_user = 1;
+  c->out = cJSON_CreateObject();
+  if (c->out)
+    cJSON_AddNumberToObject(c->out, "revoked", n);
+  if (!strcmp(c->target, c->user) && !c->token_is_api)
+    snprintf(c->set_cookie, sizeof c->set_cookie,
+             "%s=; Path=/; Max-Age=0%s%s; HttpOnly%s; SameSite=Strict", CP_SESSION_COOKIE,
+             c->app->s.cookie_domain ? "; Domain=" : "",
+             c->app->s.cookie_domain ? c->app->s.cookie_domain : "",
+             c->app->s.cookie_secure ? "; Secure" : "");
+}
+
+void cp__api_sessions_revoke(api_ctx_t *c) {
+  queue_or_fail(c, sessions_revoke_work, evict_done);
 }

@@ -54,8 +54,10 @@ typedef struct api_settings_s {
   const char *login_url;
   const char *runtime_host_suffix; /* forward-auth: <user><suffix> hosts a user's runtime */
   const char *default_profile;     /* profile of new runtimes when none is asked for */
-  const char *cookie_domain;       /* Domain= of the session cookie (NULL: host-only) */
-  int cookie_secure;               /* the session cookie's Secure attribute (default on) */
+  const char *modelproxy_url;      /* health: the model proxy's base URL (NULL: not probed) */
+  char controller_lease_ns[API_NAME_MAX], controller_lease_name[256]; /* health */
+  const char *cookie_domain; /* Domain= of the session cookie (NULL: host-only) */
+  int cookie_secure;         /* the session cookie's Secure attribute (default on) */
   int workers;
   long session_ttl_s;
   double session_cache_s;
@@ -280,6 +282,14 @@ void cp__api_usage(api_ctx_t *c);
 void cp__api_audit_list(api_ctx_t *c);
 void cp__api_invite(api_ctx_t *c);
 void cp__api_invite_accept(api_ctx_t *c);
+void cp__api_invitations_list(api_ctx_t *c);
+void cp__api_invitation_revoke(api_ctx_t *c); /* {id} is the invited username */
+void cp__api_user_delete(api_ctx_t *c);
+void cp__api_usage_all(api_ctx_t *c);
+void cp__api_sessions_revoke(api_ctx_t *c); /* every session of {user}: sign out everywhere */
+
+/* --- health.c --- */
+void cp__api_health(api_ctx_t *c); /* GET /api/v1/health */
 
 /* --- tokens.c: API tokens and housekeeping --- */
 void cp__api_tokens_create(api_ctx_t *c);
@@ -320,13 +330,18 @@ int cp__api_login_page_init(const char *host_suffix);
 
 /* Answers a page with status, Content-Type, the given Content-Security-Policy, the
  * hardening headers every page of ours carries (no framing, no sniffing, no referrer,
- * no-store), then extra (name, value pairs, NULL-terminated; may be NULL), and frees c.
+ * no-store unless extra sets its own Cache-Control), then extra (name, value pairs,
+ * NULL-terminated; may be NULL), and frees c.
  * Loop thread. */
 void cp__api_serve_page(api_ctx_t *c, int status, const char *type, const char *csp,
                         const char *const *extra, const char *body, size_t len);
 void cp__api_login_page_free(void);
 void cp__api_login_page(api_ctx_t *c);   /* GET /login */
 void cp__api_login_script(api_ctx_t *c); /* GET /login.js */
+
+/* --- dashboard.c: the web dashboard's page and assets --- */
+void cp__api_dashboard_page(api_ctx_t *c);  /* GET / */
+void cp__api_dashboard_asset(api_ctx_t *c); /* GET /assets/{id} */
 
 /* --- schema.c --- */
 

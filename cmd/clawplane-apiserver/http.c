@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "core/utf8.h"
+#include "http/negotiate.h"
 #include "log/log.h"
 
 #include <stdarg.h>
@@ -45,6 +46,12 @@ static const route_t routes[] = {
     {{"GET", "/api/v1/openapi.json"}, API_AUTH_NONE, 0, openapi},
     {{"GET", "/login"}, API_AUTH_NONE, 0, cp__api_login_page},
     {{"GET", "/login.js"}, API_AUTH_NONE, 0, cp__api_login_script},
+    {{"GET", "/"}, API_AUTH_NONE, 0, cp__api_dashboard_page},
+    {{"GET", "/assets/{id}"}, API_AUTH_NONE, 0, cp__api_dashboard_asset},
+    {{"GET", "/api/v1/health"}, API_AUTH_ADMIN, 0, cp__api_health},
+    {{"GET", "/api/v1/usage"}, API_AUTH_ADMIN, 0, cp__api_usage_all},
+    {{"GET", "/api/v1/invitations"}, API_AUTH_ADMIN, 0, cp__api_invitations_list},
+    {{"DELETE", "/api/v1/invitations/{id}"}, API_AUTH_ADMIN, 0, cp__api_invitation_revoke},
     {{"POST", "/api/v1/auth/login"}, API_AUTH_NONE, 1, cp__api_login},
     {{"POST", "/api/v1/auth/logout"}, API_AUTH_USER, 0, cp__api_logout},
     {{"POST", "/api/v1/invitations/accept"}, API_AUTH_NONE, 1, cp__api_invite_accept},
@@ -52,6 +59,8 @@ static const route_t routes[] = {
     {{"GET", "/api/v1/users"}, API_AUTH_ADMIN, 0, cp__api_users_list},
     {{"POST", "/api/v1/users"}, API_AUTH_ADMIN, 1, cp__api_users_create},
     {{"GET", "/api/v1/users/{user}"}, API_AUTH_USER, 0, cp__api_user_get},
+    {{"DELETE", "/api/v1/users/{user}"}, API_AUTH_ADMIN, 0, cp__api_user_delete},
+    {{"DELETE", "/api/v1/users/{user}/sessions"}, API_AUTH_USER, 0, cp__api_sessions_revoke},
     {{"PUT", "/api/v1/users/me/password"}, API_AUTH_USER, 1, cp__api_password},
     {{"POST", "/api/v1/users/{user}/disable"}, API_AUTH_ADMIN, 0, cp__api_user_disable},
     {{"POST", "/api/v1/users/{user}/enable"}, API_AUTH_ADMIN, 0, cp__api_user_enable},
@@ -447,6 +456,13 @@ void cp__api_on_request(cp_http_request_t *req, void *ud) {
                  rc == CP_EINVAL ? "malformed credentials"
                                  : "authentication required: log in or send a bearer token");
     snprintf(c->www_auth, sizeof c->www_auth, "Bearer realm=\"clawplane\"");
+    cp__api_finish(c);
+    return;
+  }
+  /* A browser's write riding on the session cookie from another site (the cookie is
+   * SameSite=Strict as well; this also covers same-site hosts and old browsers). */
+  if (cp_http_cross_site(req)) {
+    cp__api_fail(c, 403, "cross-site request refused: send it from this site's own pages");
     cp__api_finish(c);
     return;
   }

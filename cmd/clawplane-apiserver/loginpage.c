@@ -14,6 +14,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char page_head[] =
     "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -123,8 +124,15 @@ void cp__api_serve_page(api_ctx_t *c, int status, const char *type, const char *
   h[n++] = type;
   h[n++] = "Content-Security-Policy";
   h[n++] = csp;
-  for (size_t i = 0; i < sizeof common / sizeof *common; i++)
+  int own_cache = 0; /* extra may set its own Cache-Control (the dashboard's assets do) */
+  for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
+    own_cache |= !strcasecmp(extra[i], "Cache-Control");
+  for (size_t i = 0; i < sizeof common / sizeof *common; i += 2) {
+    if (own_cache && !strcmp(common[i], "Cache-Control"))
+      continue;
     h[n++] = common[i];
+    h[n++] = common[i + 1];
+  }
   for (size_t i = 0; extra && extra[i] && extra[i + 1] && n + 2 < sizeof h / sizeof *h; i += 2) {
     h[n++] = extra[i];
     h[n++] = extra[i + 1];

@@ -61,6 +61,9 @@ static void usage(FILE *f) {
       "                                right-most entry that is not a trusted proxy [false]\n"
       "  --trusted-proxies LIST        addresses or CIDRs of further proxies in front of\n"
       "                                the one that connects to us (skipped) [none]\n"
+      "  --controller-lease NS/NAME    the controller's leader-election Lease, for\n"
+      "                                /api/v1/health [clawplane-system/clawplane-controller]\n"
+      "  --modelproxy-url URL          the model proxy's base URL, for /api/v1/health [none]\n"
       "  --password-cost LN            scrypt cost 2^LN for new hashes, 10..20 [15]\n"
       "  --shutdown-grace-seconds S    wait for requests in flight at shutdown [10]\n"
       "  --log-level LEVEL             debug, info, warn, error [$CLAWPLANE_LOG_LEVEL, info]\n"
@@ -92,6 +95,8 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
     COOKIEDOMAIN,
     COOKIESECURE,
     DEFPROFILE,
+    CTLLEASE,
+    MPURL,
     TRUSTXFF,
     TRUSTEDPROXIES,
     PWCOST,
@@ -121,6 +126,8 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       {"cookie-domain", required_argument, 0, COOKIEDOMAIN},
       {"cookie-secure", required_argument, 0, COOKIESECURE},
       {"default-profile", required_argument, 0, DEFPROFILE},
+      {"controller-lease", required_argument, 0, CTLLEASE},
+      {"modelproxy-url", required_argument, 0, MPURL},
       {"trust-forwarded-for", required_argument, 0, TRUSTXFF},
       {"trusted-proxies", required_argument, 0, TRUSTEDPROXIES},
       {"password-cost", required_argument, 0, PWCOST},
@@ -139,6 +146,8 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
   s->runtime_ns = cp_env_or("CLAWPLANE_RUNTIME_NAMESPACE", "clawplane-runtimes");
   s->default_profile = cp_env_or("CLAWPLANE_DEFAULT_PROFILE", NULL);
   s->login_url = "/login";
+  snprintf(s->controller_lease_ns, sizeof s->controller_lease_ns, "clawplane-system");
+  snprintf(s->controller_lease_name, sizeof s->controller_lease_name, "clawplane-controller");
   s->session_ttl_s = 86400;
   s->cookie_secure = 1;
   s->session_cache_s = 5;
@@ -212,6 +221,22 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       break;
     case COOKIESECURE:
       bad = cp_parse_bool(optarg, &s->cookie_secure);
+      break;
+    case CTLLEASE: {
+      const char *slash = strchr(optarg, '/');
+      size_t nl = slash ? (size_t)(slash - optarg) : 0;
+      bad = !slash || nl == 0 || nl >= sizeof s->controller_lease_ns || !slash[1] ||
+            strlen(slash + 1) >= sizeof s->controller_lease_name;
+      if (!bad) {
+        snprintf(s->controller_lease_ns, sizeof s->controller_lease_ns, "%.*s", (int)nl, optarg);
+        snprintf(s->controller_lease_name, sizeof s->controller_lease_name, "%s", slash + 1);
+      }
+      break;
+    }
+    case MPURL:
+      s->modelproxy_url = *optarg ? optarg : NULL;
+      bad = s->modelproxy_url && strncmp(optarg, "http://", 7) != 0 &&
+            strncmp(optarg, "https://", 8) != 0;
       break;
     case DEFPROFILE:
       s->default_profile = *optarg ? optarg : NULL;

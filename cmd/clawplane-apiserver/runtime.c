@@ -365,6 +365,12 @@ void cp__api_runtimes_list(api_ctx_t *c) {
         cJSON_AddStringToObject(s, "ready", or_empty(cp_json_strv(v, "observed", "ready", NULL)));
         cJSON_AddStringToObject(s, "profile",
                                 or_empty(cp_json_strv(v, "desired", "profile", NULL)));
+        const cJSON *restarts = cp_json_getv(v, "observed", "restarts", NULL);
+        cJSON_AddNumberToObject(s, "restarts",
+                                cJSON_IsNumber(restarts) ? restarts->valuedouble : 0);
+        cJSON_AddStringToObject(s, "createdAt", or_empty(cp_json_strv(v, "createdAt", NULL)));
+        cJSON_AddStringToObject(s, "lastActivityTime",
+                                or_empty(cp_json_strv(v, "observed", "lastActivityTime", NULL)));
         cJSON_AddItemToArray(items, s);
       }
     }

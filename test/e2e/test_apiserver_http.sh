@@ -73,6 +73,8 @@ POST /api/v1/users/$ghost/runtime/stop
 GET /api/v1/users/$ghost/runtime/events
 POST /api/v1/users/$ghost/disable
 POST /api/v1/users/$ghost/enable
+DELETE /api/v1/users/$ghost/sessions
+DELETE /api/v1/users/$ghost
 EOF
 [ -z "$wrong" ] || fail "for a user who does not exist, want 404 naming the user:$wrong"
 ! kubectl -n "$ns" get "ur/$ghost" >/dev/null 2>&1 || fail "a UserRuntime was made for a user who does not exist"
@@ -101,7 +103,7 @@ allow_is GET /api/v1/users/me/runtime/start POST
 allow_is PUT /api/v1/users GET,HEAD,POST
 allow_is GET /api/v1/users/me/password PUT
 allow_is POST /internal/auth/forward GET,HEAD
-allow_is OPTIONS /api/v1/users/me GET,HEAD
+allow_is OPTIONS /api/v1/users/me GET,HEAD,DELETE
 ok "405 answers carry Allow with exactly the path's methods (ForwardAuth included)"
 for p in /internal/auth/forward /healthz /api/v1/users/me /api/v1/auth/login /login /nowhere; do
   req TRACE "$p" "$root_tok"

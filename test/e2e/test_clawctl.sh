@@ -109,8 +109,23 @@ has "$out" "^alice +user +active +- +20"
 has "$out" "^root +admin +active"
 run 0 -o json users list
 [ "$(jq -r '[.items[].username] | sort | join(",")' <<<"$out")" = "alice,bob,carol,root" ] || fail "users json: $out"
-run 1 users delete alice
-has "$err" "Disable it instead: clawctl users disable alice"
+# users delete: asks for the name back on a terminal; without one it wants --yes.
+feed "frank-password"
+run 0 users create frank --password-stdin
+feed "frank-password"
+run 0 --context frank login --server "$server" --username frank --password-stdin
+run 0 --context frank start
+run 0 config use-context "root@127.0.0.1:$port"
+run 2 users delete frank
+has "$err" "no terminal to confirm on: pass --yes; nothing deleted"
+run 0 users delete frank --yes
+has "$err" "User frank deleted, with their runtime"
+wait_for 60 "frank's UserRuntime deleted" absent ur/frank
+run 4 --context frank status
+run 3 users delete frank --yes
+run 0 audit --action user.delete
+has "$out" " root +user.delete +frank "
+ok "users delete: refused with no terminal and no --yes; with --yes the account, its session and runtime go; again: exit 3"
 # An invitation: the token alone on stdout, once; with it the invitee sets a password.
 run 0 users invite dave --ttl-hours 2
 has "$out" "^cpi_[A-Za-z0-9_-]+$"
