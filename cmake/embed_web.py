@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Embeds the dashboard's sources (cmd/clawplane-apiserver/web/) into one C file.
+"""Embeds the dashboard's sources (web/) into one C file.
 
     embed_web.py <web dir> <out.c>
 
@@ -87,7 +87,7 @@ def main():
 
     lines = [
         "/* The dashboard's assets, embedded at build time by cmake/embed_web.py from",
-        " * cmd/clawplane-apiserver/web/: edit those, not this. */",
+        " * web/: edit those, not this. */",
         '#include "dashboard.h"',
         "",
     ]
