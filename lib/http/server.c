@@ -19,6 +19,13 @@
  * Connection memory is released when both of its handles (tcp, timer) have closed; the
  * server's memory when the listener and every connection have closed.
  *
+ * Streamed request bodies: when the stream filter picks a request, on_headers_complete
+ * pauses the parser and the handler runs before any body byte is parsed. Afterwards the
+ * parser runs only while the sink is open (set, not paused, no response yet); on_body
+ * pauses it after each piece, and process() hands the piece to the sink once
+ * http_parser_execute returned, so a sink that responds or pauses never runs inside the
+ * parser. Unparsed input is capped as before, which stops the socket while paused.
+ *
  * The same code serves "detached" connections (server_internal.h) that read from
  * cp__http_conn_feed and write to a sink, for the fuzzer.
  */
@@ -60,6 +67,8 @@ struct cp_http_server_s {
   cp_http_server_opts_t opts;
   cp_http_handler_fn handler;
   void *ud;
+  cp_http_stream_filter_fn stream_filter;
+  void *stream_filter_ud;
   uv_tcp_t listener;
   uv_tcp_t reject; /* accepts and drops a connection we had no memory for */
   bool listening, closing, listener_closed, reject_busy, accept_pending;
@@ -76,6 +85,7 @@ struct cp__http_conn_s {
   cp__http_conn_t *prev, *next;
   uv_tcp_t tcp;
   uv_timer_t timer;
+  uv_idle_t kick; /* runs process() on the next loop turn (cp_http_request_resume) */
   uv_shutdown_t shutdown;
   int handles_open;
   bool detached, closing, counted, reading, processing;
@@ -98,6 +108,24 @@ struct cp__http_conn_s {
   cp_http_request_t req;
   cp_http_abort_fn on_abort;
   void *abort_ud;
+  /* streamed request body (cp_http_server_set_stream_filter) */
+  bool sbody;         /* this request's body goes to a sink */
+  bool sbody_end;     /* the parser saw the end of the body */
+  bool sbody_paused;  /* cp_http_request_pause */
+  bool sbody_done;    /* on_end ran, or a response started first (rest discarded) */
+  bool sent_continue; /* "100 Continue" went out */
+  const char *piece;  /* body bytes the parser handed over, delivered after it returns */
+  size_t piece_len;
+  cp_http_body_data_fn on_data;
+  cp_http_body_end_fn on_end;
+  void *body_ud;
+  /* streamed response */
+  bool fixed_len;     /* cp_http_stream_start_length: Content-Length instead of chunks */
+  uint64_t remaining; /* bytes a fixed-length stream still owes */
+  size_t low_water;
+  bool drain_armed;
+  cp_http_drain_fn on_drain;
+  void *drain_ud;
   char remote[64];
 };
 
@@ -177,6 +205,12 @@ static void write_cb(uv_write_t *r, int status) {
     conn_close(c);
     return;
   }
+  if (c->state == ST_STREAMING && c->drain_armed && c->on_drain &&
+      uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) <= c->low_water) {
+    c->drain_armed = false;
+    c->on_drain(&c->req, c->drain_ud);
+    return; /* the request may be finished and the connection reused or closed */
+  }
   if (c->state == ST_READING && c->in_off < c->in.len && !out_blocked(c))
     process(c);
 }
@@ -236,7 +270,7 @@ static const char *reason(int status) {
   return (r && r[0] != '<') ? r : "Status";
 }
 
-enum head_mode { MODE_FULL, MODE_STREAM };
+enum head_mode { MODE_FULL, MODE_STREAM, MODE_LENGTH };
 
 /* Writes a response head (and, in MODE_FULL, the body). ctype may be NULL. Returns 0,
  * CP_EINVAL (bad header), CP_ENOMEM or CP_ECANCELED. */
@@ -272,6 +306,10 @@ static int write_response(cp__http_conn_t *c, int status, const char *ctype,
   }
   if (mode == MODE_STREAM && c->chunked && !rc)
     rc = cp_buf_puts(&b, "Transfer-Encoding: chunked\r\n");
+  if (mode == MODE_LENGTH && !rc) {
+    snprintf(line, sizeof line, "Content-Length: %llu\r\n", (unsigned long long)c->remaining);
+    rc = cp_buf_puts(&b, line);
+  }
   if (!rc) {
     if (!c->keep_alive)
       rc = cp_buf_puts(&b, "Connection: close\r\n");
@@ -319,6 +357,17 @@ static void reset_request(cp__http_conn_t *c) {
   c->err_msg = NULL;
   c->on_abort = NULL;
   c->abort_ud = NULL;
+  c->sbody = c->sbody_end = c->sbody_paused = c->sbody_done = c->sent_continue = false;
+  c->piece = NULL;
+  c->piece_len = 0;
+  c->on_data = NULL;
+  c->on_end = NULL;
+  c->body_ud = NULL;
+  c->fixed_len = c->drain_armed = false;
+  c->remaining = 0;
+  c->low_water = 0;
+  c->on_drain = NULL;
+  c->drain_ud = NULL;
   c->req.method = c->req.target = c->req.path = c->req.query = c->req.body = "";
   c->req.body_len = 0;
   c->req.headers = c->hdrs;
@@ -436,6 +485,7 @@ static void conn_close(cp__http_conn_t *c) {
   }
   uv_close((uv_handle_t *)&c->tcp, handle_closed);
   uv_close((uv_handle_t *)&c->timer, handle_closed);
+  uv_close((uv_handle_t *)&c->kick, handle_closed);
 }
 
 /* ---- parsing ------------------------------------------------------------------------ */
@@ -576,10 +626,6 @@ static int on_headers_complete(http_parser *p) {
   if (cp_buf_append(&c->pq, path, path_len) || cp_buf_append(&c->pq, "", 1) ||
       cp_buf_append(&c->pq, query, query_len) || cp_buf_append(&c->pq, "", 1))
     return fail(c, 500, "out of memory");
-  if (p->content_length != ULLONG_MAX && !(p->flags & F_CHUNKED) &&
-      p->content_length > c->srv->opts.max_body_bytes)
-    return fail(c, 413, "request body too large");
-
   /* head no longer grows for this request: resolve offsets into pointers */
   for (size_t i = 0; i < c->nhdr; i++) {
     c->hdrs[i].name = c->head.data + c->hoff[i][0];
@@ -600,11 +646,34 @@ static int on_headers_complete(http_parser *p) {
   c->req.http_minor = p->http_minor;
   c->req.headers = c->hdrs;
   c->req.nheaders = c->nhdr;
+  bool has_body =
+      (p->flags & F_CHUNKED) || (p->content_length != ULLONG_MAX && p->content_length > 0);
+  if (c->srv->stream_filter && c->srv->stream_filter(&c->req, c->srv->stream_filter_ud) == 1) {
+    c->sbody = true;
+    if (has_body) {
+      /* The handler runs now; the body follows through its sink. Pausing here leaves
+       * the parser before the header block's last LF, which it takes on resumption. */
+      c->keep_alive = http_should_keep_alive(p) && !p->upgrade;
+      c->state = ST_READY;
+      http_parser_pause(p, 1);
+    }
+    return 0;
+  }
+  if (p->content_length != ULLONG_MAX && !(p->flags & F_CHUNKED) &&
+      p->content_length > c->srv->opts.max_body_bytes)
+    return fail(c, 413, "request body too large");
   return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len) {
   cp__http_conn_t *c = p->data;
+  if (c->sbody) {
+    /* handed to the sink by process() once the parser returned */
+    c->piece = at;
+    c->piece_len = len;
+    http_parser_pause(p, 1);
+    return 0;
+  }
   int rc = cp_buf_append(&c->body, at, len);
   if (rc == CP_ETOOBIG)
     return fail(c, 413, "request body too large");
@@ -614,7 +683,10 @@ static int on_body(http_parser *p, const char *at, size_t len) {
 static int on_message_complete(http_parser *p) {
   cp__http_conn_t *c = p->data;
   c->keep_alive = http_should_keep_alive(p) && !p->upgrade;
-  c->state = ST_READY;
+  if (c->sbody)
+    c->sbody_end = true;
+  if (c->state == ST_READING)
+    c->state = ST_READY;   /* else a streamed body's handler runs already */
   http_parser_pause(p, 1); /* one request at a time */
   return 0;
 }
@@ -629,7 +701,25 @@ static const http_parser_settings parser_settings = {
     .on_message_complete = on_message_complete,
 };
 
+static bool handler_owns(const cp__http_conn_t *c) {
+  return c->state == ST_HANDLING || c->state == ST_STREAMING;
+}
+
 static void parse_error(cp__http_conn_t *c, enum http_errno e) {
+  if (handler_owns(c)) {
+    /* A streamed body went bad (chunk framing): for the handler, the client is gone. */
+    bool answered = c->state == ST_STREAMING;
+    if (c->on_abort) {
+      cp_http_abort_fn cb = c->on_abort;
+      c->on_abort = NULL;
+      cb(&c->req, c->abort_ud);
+    }
+    c->state = ST_DRAINING;
+    if (answered) {
+      conn_close(c);
+      return;
+    }
+  }
   if (c->err_status) {
     send_error(c, c->err_status, c->err_msg);
     return;
@@ -652,19 +742,64 @@ static void dispatch(cp__http_conn_t *c) {
   c->srv->handler(&c->req, c->srv->ud);
 }
 
-/* Parses buffered input while a request can be taken. Re-entrant calls (a handler that
- * responds synchronously) return at once; the outer loop continues. */
+/* True while a streamed body may be handed to its sink: the handler still owns the
+ * request, set a sink, did not pause and did not answer yet. */
+static bool sink_open(const cp__http_conn_t *c) {
+  return c->sbody && handler_owns(c) && c->on_data && !c->sbody_paused && !c->sbody_done;
+}
+
+/* Hands the body piece the parser just left, or the body's end, to the sink. Returns
+ * false when there was nothing to hand over. */
+static bool deliver_body(cp__http_conn_t *c) {
+  if (c->piece_len && sink_open(c)) {
+    const char *d = c->piece;
+    size_t n = c->piece_len;
+    c->piece = NULL;
+    c->piece_len = 0;
+    if (c->state == ST_HANDLING)
+      arm_idle(c, c->srv->opts.idle_timeout_ms); /* the client must keep sending */
+    c->on_data(&c->req, d, n, c->body_ud);
+    return true;
+  }
+  if (c->sbody_end && sink_open(c)) {
+    c->sbody_done = true;
+    if (!c->detached && c->state == ST_HANDLING)
+      uv_timer_stop(&c->timer);
+    if (c->on_end)
+      c->on_end(&c->req, c->body_ud);
+    return true;
+  }
+  return false;
+}
+
+/* True when the parser should run on buffered input now. */
+static bool can_parse(const cp__http_conn_t *c) {
+  if (c->closing || c->in_off >= c->in.len)
+    return false;
+  if (c->state == ST_READING)
+    return !out_blocked(c);
+  return sink_open(c) && !c->sbody_end && !c->piece_len;
+}
+
+/* Parses buffered input while a request or its streamed body can be taken. Re-entrant
+ * calls (a handler that responds synchronously, a sink that resumes) return at once;
+ * the outer loop continues. */
 static void process(cp__http_conn_t *c) {
   if (c->processing)
     return;
   c->processing = true;
-  while (!c->closing && c->state == ST_READING && c->in_off < c->in.len && !out_blocked(c)) {
+  while (!c->closing) {
+    if (deliver_body(c))
+      continue;
+    if (!can_parse(c))
+      break;
+    bool body_phase = c->state != ST_READING;
     size_t n = c->in.len - c->in_off;
     size_t used = http_parser_execute(&c->parser, &parser_settings, c->in.data + c->in_off, n);
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
     if (e == HPE_PAUSED) {
       http_parser_pause(&c->parser, 0);
-    } else if (e != HPE_OK || used != n || c->state != ST_READING) {
+    } else if (e != HPE_OK || used != n || (!body_phase && c->state != ST_READING)) {
       parse_error(c, e == HPE_OK ? HPE_UNKNOWN : e);
       break;
     }
@@ -802,8 +937,9 @@ static void on_connection(uv_stream_t *server, int status) {
   }
   uv_tcp_init(srv->loop, &c->tcp);
   uv_timer_init(srv->loop, &c->timer);
-  c->tcp.data = c->timer.data = c;
-  c->handles_open = 2;
+  uv_idle_init(srv->loop, &c->kick);
+  c->tcp.data = c->timer.data = c->kick.data = c;
+  c->handles_open = 3;
   c->next = srv->conns;
   if (srv->conns)
     srv->conns->prev = c;
@@ -942,6 +1078,13 @@ static int check_start(const cp_http_request_t *req, int status) {
   return rc ? rc : (status < 200 || status > 599) ? CP_EINVAL : 0;
 }
 
+/* A response starts: the rest of a streamed body that has not fully arrived is
+ * discarded and the connection ends after the response. */
+static void response_starts(cp__http_conn_t *c) {
+  if (c->srv->closing || (c->sbody && !c->sbody_end))
+    c->keep_alive = false;
+}
+
 int cp_http_respond_headers(cp_http_request_t *req, int status, const char *const *headers,
                             const void *body, size_t len) {
   int rc = check_start(req, status);
@@ -950,11 +1093,13 @@ int cp_http_respond_headers(cp_http_request_t *req, int status, const char *cons
   if (!body && len)
     return CP_EINVAL;
   cp__http_conn_t *c = req->conn;
-  if (c->srv->closing)
-    c->keep_alive = false;
+  bool keep = c->keep_alive;
+  response_starts(c);
   rc = write_response(c, status, NULL, headers, body, len, MODE_FULL);
-  if (rc)
+  if (rc) {
+    c->keep_alive = keep;
     return rc;
+  }
   finish(c);
   return 0;
 }
@@ -977,22 +1122,42 @@ int cp_http_json_error(cp_http_request_t *req, int status, const char *message) 
   return rc;
 }
 
-int cp_http_stream_start(cp_http_request_t *req, int status, const char *const *headers) {
+static int stream_start(cp_http_request_t *req, int status, const char *const *headers, bool fixed,
+                        uint64_t length) {
   int rc = check_start(req, status);
   if (rc)
     return rc;
   cp__http_conn_t *c = req->conn;
   bool keep = c->keep_alive;
-  c->chunked = req->http_major == 1 && req->http_minor >= 1;
-  if (!c->chunked || c->srv->closing)
+  c->chunked = !fixed && req->http_major == 1 && req->http_minor >= 1;
+  if (!fixed && !c->chunked)
     c->keep_alive = false; /* HTTP/1.0: the body ends with the connection */
-  rc = write_response(c, status, NULL, headers, NULL, 0, MODE_STREAM);
+  response_starts(c);
+  c->fixed_len = fixed;
+  c->remaining = length;
+  rc = write_response(c, status, NULL, headers, NULL, 0, fixed ? MODE_LENGTH : MODE_STREAM);
   if (rc) {
     c->keep_alive = keep;
+    c->fixed_len = false;
+    c->remaining = 0;
     return rc;
   }
   c->state = ST_STREAMING;
+  if (c->sbody && !c->sbody_done) {
+    c->sbody_done = true; /* no more body for the sink */
+    if (!c->detached)
+      uv_timer_stop(&c->timer);
+  }
   return 0;
+}
+
+int cp_http_stream_start(cp_http_request_t *req, int status, const char *const *headers) {
+  return stream_start(req, status, headers, false, 0);
+}
+
+int cp_http_stream_start_length(cp_http_request_t *req, int status, const char *const *headers,
+                                uint64_t length) {
+  return stream_start(req, status, headers, true, length);
 }
 
 int cp_http_stream_write(cp_http_request_t *req, const void *data, size_t len) {
@@ -1002,7 +1167,7 @@ int cp_http_stream_write(cp_http_request_t *req, const void *data, size_t len) {
   cp__http_conn_t *c = req->conn;
   if (len == 0 || c->is_head)
     return 0;
-  if (!data)
+  if (!data || (c->fixed_len && len > c->remaining))
     return CP_EINVAL;
   char frame[24] = "";
   size_t flen = 0;
@@ -1012,11 +1177,20 @@ int cp_http_stream_write(cp_http_request_t *req, const void *data, size_t len) {
   if (!c->detached) {
     size_t queued = uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
     if (total < len || total > c->srv->opts.max_pending_output ||
-        queued > c->srv->opts.max_pending_output - total)
+        queued > c->srv->opts.max_pending_output - total) {
+      c->drain_armed = c->on_drain != NULL;
       return CP_ETOOBIG;
+    }
   }
   piece_t pieces[] = {{frame, flen}, {data, len}, {"\r\n", c->chunked ? 2 : 0}};
-  return conn_write(c, pieces, 3);
+  rc = conn_write(c, pieces, 3);
+  if (rc == 0) {
+    if (c->fixed_len)
+      c->remaining -= len;
+    /* Every write completes with a write_cb, which reports the drain. */
+    c->drain_armed = c->on_drain != NULL && !c->detached;
+  }
+  return rc;
 }
 
 int cp_http_stream_end(cp_http_request_t *req) {
@@ -1030,8 +1204,99 @@ int cp_http_stream_end(cp_http_request_t *req) {
     if (rc)
       return rc;
   }
+  if (c->fixed_len && c->remaining > 0 && !c->is_head)
+    c->keep_alive = false; /* short of its Content-Length: the client sees the cut */
   finish(c);
   return 0;
+}
+
+void cp_http_server_set_stream_filter(cp_http_server_t *srv, cp_http_stream_filter_fn fn,
+                                      void *ud) {
+  if (!srv)
+    return;
+  srv->stream_filter = fn;
+  srv->stream_filter_ud = fn ? ud : NULL;
+}
+
+/* Runs process() on the next loop turn (detached connections: now). */
+static void kick_cb(uv_idle_t *h) {
+  uv_idle_stop(h);
+  process(h->data);
+}
+
+static void kick(cp__http_conn_t *c) {
+  if (c->closing || c->processing)
+    return; /* a running process() loop sees the change */
+  if (c->detached)
+    process(c);
+  else
+    uv_idle_start(&c->kick, kick_cb);
+}
+
+/* Returns the connection of a request whose body is streamed and still owned by the
+ * handler, or NULL. */
+static cp__http_conn_t *streamed(const cp_http_request_t *req) {
+  cp__http_conn_t *c = req ? req->conn : NULL;
+  return c && c->sbody && !c->closing && handler_owns(c) ? c : NULL;
+}
+
+int cp_http_request_set_body_sink(cp_http_request_t *req, cp_http_body_data_fn on_data,
+                                  cp_http_body_end_fn on_end, void *ud) {
+  cp__http_conn_t *c = streamed(req);
+  if (!c || !on_data || c->on_data)
+    return CP_EINVAL;
+  c->on_data = on_data;
+  c->on_end = on_end;
+  c->body_ud = ud;
+  const char *expect = cp_http_header(req, "Expect");
+  if (expect && strcasecmp(expect, "100-continue") == 0 && c->state == ST_HANDLING &&
+      !c->sbody_end && !c->sent_continue && req->http_major == 1 && req->http_minor >= 1) {
+    piece_t cont = {"HTTP/1.1 100 Continue\r\n\r\n", 25};
+    c->sent_continue = true;
+    if (conn_write(c, &cont, 1) != 0)
+      return 0; /* the connection is closing; on_abort follows */
+  }
+  if (c->state == ST_HANDLING && !c->sbody_end && !c->sbody_paused)
+    arm_idle(c, c->srv->opts.idle_timeout_ms);
+  kick(c);
+  return 0;
+}
+
+void cp_http_request_pause(cp_http_request_t *req) {
+  cp__http_conn_t *c = streamed(req);
+  if (!c || c->sbody_paused)
+    return;
+  c->sbody_paused = true;
+  if (!c->detached && c->state == ST_HANDLING)
+    uv_timer_stop(&c->timer); /* the handler holds the body up, not the client */
+}
+
+void cp_http_request_resume(cp_http_request_t *req) {
+  cp__http_conn_t *c = streamed(req);
+  if (!c || !c->sbody_paused)
+    return;
+  c->sbody_paused = false;
+  if (c->state == ST_HANDLING && !c->sbody_end && c->on_data)
+    arm_idle(c, c->srv->opts.idle_timeout_ms);
+  kick(c);
+}
+
+void cp_http_stream_set_on_drain(cp_http_request_t *req, size_t low_water, cp_http_drain_fn cb,
+                                 void *ud) {
+  if (!req || !req->conn)
+    return;
+  cp__http_conn_t *c = req->conn;
+  c->low_water = low_water;
+  c->on_drain = cb;
+  c->drain_ud = cb ? ud : NULL;
+  if (!cb)
+    c->drain_armed = false;
+}
+
+size_t cp_http_stream_pending(const cp_http_request_t *req) {
+  if (!req || !req->conn || req->conn->detached || req->conn->closing)
+    return 0;
+  return uv_stream_get_write_queue_size((const uv_stream_t *)&req->conn->tcp);
 }
 
 void cp_http_abort(cp_http_request_t *req) {

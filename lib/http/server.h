@@ -17,6 +17,15 @@
  * on_abort callback (cp_http_request_set_on_abort) runs once, and the request is invalid
  * after it returns. A handler that answers later (async) must set on_abort so it never
  * touches a request whose client went away.
+ *
+ * Streaming both ways (uploads and downloads of any size in bounded memory): a stream
+ * filter (cp_http_server_set_stream_filter) picks requests whose body is not buffered;
+ * their handler runs as soon as the headers are in and takes the body piece by piece
+ * through a sink, with pause/resume as backpressure (the socket is not read while
+ * paused). A response may go out before such a body ended (e.g. 413); the rest is then
+ * discarded and the connection closed after it. Responses stream with chunked framing
+ * (cp_http_stream_start) or a known length (cp_http_stream_start_length), and an on_drain
+ * callback says when the unsent output fell low enough to write the next piece.
  */
 #ifndef CP_HTTP_SERVER_H
 #define CP_HTTP_SERVER_H
@@ -142,6 +151,58 @@ int cp_http_stream_write(cp_http_request_t *req, const void *data, size_t len);
 /* Ends a started stream; the request is finished and invalid afterwards. Returns 0,
  * CP_EINVAL (no stream started), CP_ECANCELED or CP_ENOMEM (stream left open). */
 int cp_http_stream_end(cp_http_request_t *req);
+
+/* Decides, when a request's headers are complete and before any body byte is read,
+ * whether its body is streamed. Return 1: the handler runs at once (req->body "" and
+ * body_len 0) and the body arrives through the sink the handler sets; return 0: the body
+ * is buffered as before (max_body_bytes applies). A streamed body has no size cap in the
+ * server: the handler enforces its own (Content-Length known up front, or counted). The
+ * server answers "Expect: 100-continue" with "100 Continue" when the body is streamed and
+ * the handler has not responded yet when it first asks for data (at set_body_sink). A
+ * request without a body may be streamed too: its sink gets on_end only. Loop thread. */
+typedef int (*cp_http_stream_filter_fn)(const cp_http_request_t *req, void *ud);
+
+/* Installs the stream filter (fn NULL: every body is buffered). Loop thread. */
+void cp_http_server_set_stream_filter(cp_http_server_t *srv, cp_http_stream_filter_fn fn, void *ud);
+
+/* Sink for a streamed body: on_data for each piece (borrowed, valid during the call only;
+ * chunked framing already removed), then on_end once (may be NULL). If the client goes
+ * away first, on_abort (cp_http_request_set_on_abort) runs instead of on_end; if the
+ * handler responds first, neither runs again. While a streamed body flows (set, not
+ * paused) the client must send something within idle_timeout_ms. Set it from the handler
+ * (or later, while paused: until then nothing is read past 64 KiB). Returns 0, CP_EINVAL
+ * (not a streamed request, on_data NULL, or set twice). Loop thread. */
+typedef void (*cp_http_body_data_fn)(cp_http_request_t *req, const char *data, size_t len,
+                                     void *ud);
+typedef void (*cp_http_body_end_fn)(cp_http_request_t *req, void *ud);
+int cp_http_request_set_body_sink(cp_http_request_t *req, cp_http_body_data_fn on_data,
+                                  cp_http_body_end_fn on_end, void *ud);
+
+/* Backpressure on a streamed body: pause stops reading the socket (no on_data nor on_end
+ * until resume); resume starts again (already-read bytes are delivered from the loop's
+ * next turn, never from inside resume). Idempotent; no-ops on other requests. */
+void cp_http_request_pause(cp_http_request_t *req);
+void cp_http_request_resume(cp_http_request_t *req);
+
+/* Streamed response with a known length (downloads: clients show progress): like
+ * cp_http_stream_start but sends Content-Length: length instead of chunked framing; the
+ * stream must then carry exactly length bytes before cp_http_stream_end (fewer: the
+ * connection is closed after them; a write past length: CP_EINVAL, nothing queued). */
+int cp_http_stream_start_length(cp_http_request_t *req, int status, const char *const *headers,
+                                uint64_t length);
+
+/* Output backpressure: cb runs (once per registration cycle) when the unsent bytes of a
+ * started stream fall to low_water or below, after a write (cp_http_stream_write that
+ * returned 0 or CP_ETOOBIG) armed it; the cycle restarts with the next write. Use it to
+ * pull the next chunk from disk or upstream. It runs from the loop, never from inside a
+ * write. cb NULL removes. Loop thread. */
+typedef void (*cp_http_drain_fn)(cp_http_request_t *req, void *ud);
+void cp_http_stream_set_on_drain(cp_http_request_t *req, size_t low_water, cp_http_drain_fn cb,
+                                 void *ud);
+
+/* Unsent bytes of the request's connection (to decide whether to write more now); 0 for
+ * a closing connection. */
+size_t cp_http_stream_pending(const cp_http_request_t *req);
 
 /* Drops the request and closes its connection at once, without (further) response; e.g.
  * for a stream whose client keeps returning CP_ETOOBIG. on_abort is not called. The

@@ -56,6 +56,12 @@ typedef struct fixture_s {
   atomic_int closed;
   atomic_int flood_rc;     /* 1 until the flood handler finished */
   atomic_long flood_bytes; /* bytes the flood queued before CP_ETOOBIG */
+  atomic_long up_bytes;    /* streamed body bytes the sink took so far */
+  atomic_int up_paused;    /* 1 while /up/pause holds its body */
+  atomic_int up_release;   /* set by the test: /up/pause resumes */
+  atomic_int up_ends;      /* on_end calls */
+  atomic_int drain_calls;
+  atomic_long max_pending; /* largest cp_http_stream_pending seen by /drain */
 } fixture_t;
 
 typedef struct pending_s {
@@ -139,8 +145,126 @@ static pending_t *pending_start(fixture_t *fx, cp_http_request_t *req, uv_timer_
   return p;
 }
 
+/* ---- streamed bodies and responses ------------------------------------------------- */
+
+/* One streamed upload: counts bytes and pieces and hashes them (FNV-1a). */
+typedef struct upload_s {
+  uv_timer_t timer; /* /up/pause: polls for the test's release */
+  fixture_t *fx;
+  cp_http_request_t *req;
+  uint64_t bytes;
+  int pieces;
+  uint32_t hash;
+  bool pause_once;
+} upload_t;
+
+static void upload_free(uv_handle_t *h) {
+  free(h->data);
+}
+
+static void upload_done(upload_t *u) {
+  uv_timer_stop(&u->timer);
+  uv_close((uv_handle_t *)&u->timer, upload_free);
+}
+
+static void upload_abort(cp_http_request_t *req, void *ud) {
+  (void)req;
+  upload_t *u = ud;
+  atomic_fetch_add(&u->fx->aborts, 1);
+  upload_done(u);
+}
+
+static void release_tick(uv_timer_t *t) {
+  upload_t *u = t->data;
+  if (!atomic_load(&u->fx->up_release))
+    return;
+  uv_timer_stop(t);
+  atomic_store(&u->fx->up_paused, 0);
+  cp_http_request_resume(u->req);
+}
+
+static void upload_data(cp_http_request_t *req, const char *data, size_t len, void *ud) {
+  upload_t *u = ud;
+  CHECK(atomic_load(&u->fx->up_paused) == 0); /* nothing arrives while paused */
+  CHECK(len > 0);
+  for (size_t i = 0; i < len; i++)
+    u->hash = (u->hash ^ (unsigned char)data[i]) * 16777619u;
+  u->bytes += len;
+  u->pieces++;
+  atomic_store(&u->fx->up_bytes, (long)u->bytes);
+  if (u->pause_once) {
+    u->pause_once = false;
+    atomic_store(&u->fx->up_paused, 1);
+    cp_http_request_pause(req);
+    cp_http_request_pause(req); /* idempotent */
+    uv_timer_start(&u->timer, release_tick, 10, 10);
+  }
+}
+
+static void upload_end(cp_http_request_t *req, void *ud) {
+  upload_t *u = ud;
+  atomic_fetch_add(&u->fx->up_ends, 1);
+  char body[128];
+  snprintf(body, sizeof body, "bytes=%llu hash=%08x pieces>1=%d", (unsigned long long)u->bytes,
+           u->hash, u->pieces > 1);
+  CHECK(cp_http_respond(req, 200, "text/plain", body, strlen(body)) == 0);
+  upload_done(u);
+}
+
+static int stream_filter(const cp_http_request_t *req, void *ud) {
+  (void)ud;
+  return strncmp(req->path, "/up/", 4) == 0;
+}
+
+static void stream_handler(fixture_t *fx, cp_http_request_t *req) {
+  CHECK(req->body_len == 0);
+  if (strcmp(req->path, "/up/early413") == 0) {
+    CHECK(cp_http_json_error(req, 413, "upload too large") == 0);
+    return;
+  }
+  upload_t *u = calloc(1, sizeof *u);
+  CHECK(u != NULL);
+  u->fx = fx;
+  u->req = req;
+  u->hash = 2166136261u;
+  u->pause_once = strcmp(req->path, "/up/pause") == 0;
+  uv_timer_init(&fx->loop, &u->timer);
+  u->timer.data = u;
+  cp_http_request_set_on_abort(req, upload_abort, u);
+  CHECK(cp_http_request_set_body_sink(req, upload_data, upload_end, u) == 0);
+  CHECK(cp_http_request_set_body_sink(req, upload_data, upload_end, u) == CP_EINVAL);
+}
+
+#define DRAIN_TOTAL (32u << 20)
+#define DRAIN_CHUNK (128u * 1024)
+#define DRAIN_LOW (64u * 1024)
+
+/* Pulls the next chunks of a /drain download while little is unsent. */
+static void drain_more(cp_http_request_t *req, void *ud) {
+  fixture_t *fx = ud;
+  static char chunk[DRAIN_CHUNK];
+  atomic_fetch_add(&fx->drain_calls, 1);
+  long sent = atomic_load(&fx->flood_bytes);
+  while (cp_http_stream_pending(req) <= DRAIN_LOW && sent < (long)DRAIN_TOTAL) {
+    for (size_t i = 0; i < sizeof chunk; i++)
+      chunk[i] = (char)((size_t)sent + i);
+    CHECK(cp_http_stream_write(req, chunk, sizeof chunk) == 0);
+    sent += (long)sizeof chunk;
+    long pending = (long)cp_http_stream_pending(req);
+    if (pending > atomic_load(&fx->max_pending))
+      atomic_store(&fx->max_pending, pending);
+  }
+  atomic_store(&fx->flood_bytes, sent);
+  if (sent == (long)DRAIN_TOTAL)
+    CHECK(cp_http_stream_end(req) == 0);
+}
+
 static void handler(cp_http_request_t *req, void *ud) {
   fixture_t *fx = ud;
+  if (strncmp(req->path, "/up/", 4) == 0) {
+    stream_handler(fx, req);
+    return;
+  }
   atomic_fetch_add(&fx->requests, 1);
   char body[512];
   if (strcmp(req->path, "/hello") == 0) {
@@ -167,6 +291,25 @@ static void handler(cp_http_request_t *req, void *ud) {
     CHECK(cp_http_stream_start(req, 200, h) == 0);
     CHECK(cp_http_stream_write(req, "data: hi\n\n", 10) == 0);
     cp_http_request_set_on_abort(req, hold_abort, fx); /* never ended */
+  } else if (strcmp(req->path, "/len/short") == 0) {
+    /* promises 10 bytes, sends 5: the client must see the cut */
+    CHECK(cp_http_request_set_body_sink(req, upload_data, NULL, NULL) == CP_EINVAL);
+    CHECK(cp_http_stream_start_length(req, 200, NULL, 10) == 0);
+    CHECK(cp_http_stream_write(req, "12345", 5) == 0);
+    CHECK(cp_http_stream_end(req) == 0);
+  } else if (strcmp(req->path, "/len/exact") == 0) {
+    const char *h[] = {"Content-Type", "text/plain", NULL};
+    CHECK(cp_http_stream_start_length(req, 200, h, 10) == 0);
+    CHECK(cp_http_stream_write(req, "12345", 5) == 0);
+    CHECK(cp_http_stream_write(req, "678901", 6) == CP_EINVAL); /* past the length */
+    CHECK(cp_http_stream_write(req, "67890", 5) == 0);
+    CHECK(cp_http_stream_end(req) == 0);
+  } else if (strcmp(req->path, "/drain") == 0) {
+    atomic_store(&fx->flood_bytes, 0);
+    CHECK(cp_http_stream_start_length(req, 200, NULL, DRAIN_TOTAL) == 0);
+    cp_http_stream_set_on_drain(req, DRAIN_LOW, drain_more, fx);
+    drain_more(req, fx);
+    atomic_store(&fx->drain_calls, 0); /* count only the server's calls */
   } else if (strcmp(req->path, "/hold") == 0) {
     cp_http_request_set_on_abort(req, hold_abort, fx); /* never answered */
   } else if (strcmp(req->path, "/nocontent") == 0) {
@@ -207,6 +350,7 @@ static fixture_t *fx_start(const cp_http_server_opts_t *opts) {
   atomic_init(&fx->flood_rc, 1);
   assert_int_equal(uv_loop_init(&fx->loop), 0);
   assert_int_equal(cp_http_server_new(&fx->loop, opts, handler, fx, &fx->srv), 0);
+  cp_http_server_set_stream_filter(fx->srv, stream_filter, NULL);
   assert_int_equal(cp_http_server_port(fx->srv), 0);
   assert_int_equal(cp_http_server_listen(fx->srv, "127.0.0.1", 0), 0);
   fx->port = cp_http_server_port(fx->srv);
@@ -735,6 +879,249 @@ static void close_with_open_connections(void **state) {
   client_free(partial);
 }
 
+/* ---- streamed bodies and responses --------------------------------------------------- */
+
+static uint32_t fnv(const char *d, size_t n, uint32_t h) {
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)d[i]) * 16777619u;
+  return h;
+}
+
+static char *pattern(size_t n) {
+  char *p = malloc(n);
+  assert_non_null(p);
+  for (size_t i = 0; i < n; i++)
+    p[i] = (char)(i * 7 + (i >> 10));
+  return p;
+}
+
+/* The body is 64 times max_body_bytes; the sink gets all of it, in pieces, both with
+ * Content-Length and chunked, and the connection stays usable afterwards. */
+static void streamed_body_larger_than_cap(void **state) {
+  (void)state;
+  cp_http_server_opts_t o = {.max_body_bytes = 16 * 1024};
+  fixture_t *fx = fx_start(&o);
+  size_t n = 1 << 20;
+  char *body = pattern(n);
+  char want[128];
+  snprintf(want, sizeof want, "bytes=%zu hash=%08x pieces>1=1", n, fnv(body, n, 2166136261u));
+
+  client_t *cl = client_new(fx->port);
+  char head[128];
+  snprintf(head, sizeof head, "PUT /up/sink HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
+  client_sends(cl, head);
+  client_send(cl, body, n);
+  resp_t r;
+  resp_init(&r, false);
+  assert_int_equal(client_read(cl, &r), 0);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body.data, want);
+  cp_buf_free(&r.body);
+
+  /* same connection: chunked, in uneven chunks */
+  client_sends(cl, "PUT /up/sink HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+  for (size_t off = 0; off < n;) {
+    size_t len = off + 70001 < n ? 70001 : n - off;
+    char frame[32];
+    snprintf(frame, sizeof frame, "%zx\r\n", len);
+    client_sends(cl, frame);
+    client_send(cl, body + off, len);
+    client_sends(cl, "\r\n");
+    off += len;
+  }
+  client_sends(cl, "0\r\n\r\n");
+  resp_init(&r, false);
+  assert_int_equal(client_read(cl, &r), 0);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body.data, want);
+  assert_null(resp_header(&r, "Connection"));
+  cp_buf_free(&r.body);
+
+  /* the same body on a buffered route is still refused by the cap */
+  snprintf(head, sizeof head, "PUT /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
+  client_sends(cl, head);
+  resp_init(&r, false);
+  assert_int_equal(client_read(cl, &r), 0);
+  assert_int_equal(r.status, 413);
+  cp_buf_free(&r.body);
+  client_free(cl);
+
+  /* an empty streamed body: on_end only */
+  roundtrip(fx->port, "PUT /up/sink HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &r, false);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body.data, "bytes=0 hash=811c9dc5 pieces>1=0");
+  cp_buf_free(&r.body);
+  assert_int_equal(atomic_load(&fx->up_ends), 3);
+  free(body);
+  assert_int_equal(fx_stop(fx), 0);
+}
+
+/* A paused body is not delivered and not read: the client's sends block; after resume
+ * everything arrives intact. */
+static void paused_body_stops_reading(void **state) {
+  (void)state;
+  fixture_t *fx = fx_start(NULL);
+  size_t n = 64u << 20;
+  char *body = pattern(n);
+  client_t *cl = client_new(fx->port);
+  char head[128];
+  snprintf(head, sizeof head, "PUT /up/pause HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
+  client_sends(cl, head);
+  client_send(cl, body, 1000); /* the first piece makes the sink pause */
+  WAIT_FOR(atomic_load(&fx->up_paused) == 1);
+  size_t off = 1000;
+  for (int idle = 0; idle < 20 && off < n;) {
+    ssize_t k = send(cl->fd, body + off, n - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (k > 0) {
+      off += (size_t)k;
+      idle = 0;
+    } else {
+      usleep(10 * 1000);
+      idle++;
+    }
+  }
+  long during = atomic_load(&fx->up_bytes);
+  assert_true(off < n);             /* the server stopped reading */
+  assert_true(during < 256 * 1024); /* and delivered nothing past the pause */
+  usleep(100 * 1000);
+  assert_int_equal(atomic_load(&fx->up_bytes), during);
+  atomic_store(&fx->up_release, 1);
+  client_send(cl, body + off, n - off);
+  resp_t r;
+  resp_init(&r, false);
+  assert_int_equal(client_read(cl, &r), 0);
+  assert_int_equal(r.status, 200);
+  char want[128];
+  snprintf(want, sizeof want, "bytes=%zu hash=%08x pieces>1=1", n, fnv(body, n, 2166136261u));
+  assert_string_equal(r.body.data, want);
+  cp_buf_free(&r.body);
+  client_free(cl);
+  free(body);
+  assert_int_equal(fx_stop(fx), 0);
+}
+
+/* 100-continue goes out when the handler asks for the body; an early 413 goes out
+ * instead of it, ends the connection, and the body is never delivered. */
+static void continue_and_early_response(void **state) {
+  (void)state;
+  fixture_t *fx = fx_start(NULL);
+  client_t *cl = client_new(fx->port);
+  client_sends(cl, "PUT /up/sink HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+  char got[64] = "";
+  ssize_t k = recv(cl->fd, got, 25, MSG_WAITALL);
+  assert_int_equal(k, 25);
+  assert_string_equal(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  client_sends(cl, "abc");
+  resp_t r;
+  resp_init(&r, false);
+  assert_int_equal(client_read(cl, &r), 0);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(r.body.data, "bytes=3 "));
+  cp_buf_free(&r.body);
+  client_free(cl);
+
+  cl = client_new(fx->port);
+  client_sends(cl, "PUT /up/early413 HTTP/1.1\r\nExpect: 100-continue\r\n"
+                   "Content-Length: 100000000\r\n\r\n");
+  resp_init(&r, false);
+  assert_int_equal(client_read(cl, &r), 0);
+  assert_int_equal(r.status, 413);
+  assert_string_equal(resp_header(&r, "Connection"), "close");
+  assert_string_equal(r.body.data, "{\"error\":{\"code\":413,\"message\":\"upload too large\"}}");
+  cp_buf_free(&r.body);
+  client_free(cl);
+
+  /* early answer while the body is being sent: the client reads it, then EOF */
+  cl = client_new(fx->port);
+  client_sends(cl, "PUT /up/early413 HTTP/1.1\r\nContent-Length: 100000\r\n\r\nxxxxxxxx");
+  resp_init(&r, false);
+  assert_int_equal(client_read(cl, &r), 0);
+  assert_int_equal(r.status, 413);
+  char junk[4096];
+  memset(junk, 'x', sizeof junk);
+  send(cl->fd, junk, sizeof junk, MSG_NOSIGNAL); /* discarded */
+  assert_true(client_sees_eof(cl));
+  cp_buf_free(&r.body);
+  client_free(cl);
+
+  /* a client that goes away mid-body: on_abort, never on_end */
+  cl = client_new(fx->port);
+  client_sends(cl, "PUT /up/sink HTTP/1.1\r\nContent-Length: 100000\r\n\r\nhalf");
+  WAIT_FOR(atomic_load(&fx->up_bytes) == 4);
+  client_free(cl);
+  WAIT_FOR(atomic_load(&fx->aborts) == 1);
+  assert_int_equal(atomic_load(&fx->up_ends), 1);
+  assert_int_equal(fx_stop(fx), 1);
+}
+
+/* Content-Length streams: exact length keeps the connection; short closes it. */
+static void fixed_length_stream(void **state) {
+  (void)state;
+  fixture_t *fx = fx_start(NULL);
+  client_t *cl = client_new(fx->port);
+  client_sends(cl, "GET /len/exact HTTP/1.1\r\n\r\n");
+  resp_t r;
+  resp_init(&r, false);
+  assert_int_equal(client_read(cl, &r), 0);
+  assert_string_equal(resp_header(&r, "Content-Length"), "10");
+  assert_null(resp_header(&r, "Transfer-Encoding"));
+  assert_string_equal(r.body.data, "1234567890");
+  cp_buf_free(&r.body);
+  client_sends(cl, "GET /len/short HTTP/1.1\r\n\r\n");
+  resp_init(&r, false);
+  assert_int_equal(client_read(cl, &r), -1); /* EOF inside the promised body */
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body.data, "12345");
+  cp_buf_free(&r.body);
+  client_free(cl);
+  assert_int_equal(fx_stop(fx), 0);
+}
+
+/* A 32 MiB download paced by on_drain to a slow reader: all bytes arrive in order while
+ * the unsent output stays bounded. */
+static void drain_paces_download(void **state) {
+  (void)state;
+  fixture_t *fx = fx_start(NULL);
+  client_t *cl = calloc(1, sizeof *cl);
+  assert_non_null(cl);
+  cl->fd = connect_port(fx->port, 16 * 1024);
+  client_sends(cl, "GET /drain HTTP/1.1\r\n\r\n");
+  /* read the head by hand, then count and check the body bytes */
+  char buf[8192];
+  size_t have = 0;
+  char *end = NULL;
+  while (!end) {
+    ssize_t k = recv(cl->fd, buf + have, sizeof buf - 1 - have, 0);
+    assert_true(k > 0);
+    have += (size_t)k;
+    buf[have] = '\0';
+    end = strstr(buf, "\r\n\r\n");
+  }
+  char want_len[64];
+  snprintf(want_len, sizeof want_len, "Content-Length: %u\r\n", DRAIN_TOTAL);
+  assert_non_null(strstr(buf, want_len));
+  size_t got = 0;
+  bool ok = true;
+  const char *p = end + 4;
+  size_t len = have - (size_t)(p - buf);
+  for (;;) {
+    for (size_t i = 0; i < len; i++, got++)
+      ok = ok && p[i] == (char)got; /* byte n of the stream is (char)n */
+    if (got >= DRAIN_TOTAL)
+      break;
+    ssize_t k = recv(cl->fd, buf, sizeof buf, 0);
+    assert_true(k > 0);
+    p = buf;
+    len = (size_t)k;
+  }
+  assert_true(ok);
+  assert_int_equal(got, DRAIN_TOTAL);
+  client_free(cl);
+  assert_true(atomic_load(&fx->drain_calls) > 10);
+  assert_true(atomic_load(&fx->max_pending) <= (long)(DRAIN_LOW + DRAIN_CHUNK));
+  assert_int_equal(fx_stop(fx), 0);
+}
+
 /* ---- detached connection: parser edge cases without sockets -------------------------- */
 
 typedef struct sink_s {
@@ -855,6 +1242,11 @@ int main(void) {
       cmocka_unit_test(slow_stream_reader_gets_etoobig),
       cmocka_unit_test(idle_and_slow_requests_time_out),
       cmocka_unit_test(close_with_open_connections),
+      cmocka_unit_test(streamed_body_larger_than_cap),
+      cmocka_unit_test(paused_body_stops_reading),
+      cmocka_unit_test(continue_and_early_response),
+      cmocka_unit_test(fixed_length_stream),
+      cmocka_unit_test(drain_paces_download),
       cmocka_unit_test(detached_parsing_edge_cases),
       cmocka_unit_test(detached_pending_request_aborted_on_free),
   };
