@@ -329,7 +329,7 @@ expect_rules controller "$rtns" \
   "services [] [get list watch create patch]" \
   "persistentvolumeclaims [] [get list watch create patch]" \
   "networkpolicies.networking.k8s.io [] [get list watch create patch]" \
-  "secrets [] [get list watch create]" \
+  "secrets [] [get list watch create patch]" \
   "events [] [create]" \
   "userruntimes.clawplane.io [] [get list watch]" \
   "userruntimes.clawplane.io/status [] [patch]" \
@@ -342,6 +342,7 @@ expect_rules controller "$ns" \
 expect_rules apiserver "$rtns" \
   "userruntimes.clawplane.io [] [get list watch create patch delete]" \
   "userruntimes.clawplane.io/status [] [patch]" \
+  "pods [] [get]" \
   "$profiles_r"
 expect_rules apiserver "$ns" "$profiles_r"
 expect_rules modelproxy "$rtns" \
@@ -370,7 +371,10 @@ cannot apiserver update userruntimes.clawplane.io "$rtns"
 cannot apiserver create userruntimes.clawplane.io default
 cannot apiserver patch runtimeprofiles.clawplane.io "$ns"
 can apiserver patch userruntimes.clawplane.io "$rtns"
-ok "apiserver: cannot create pods, read secrets, PUT UserRuntimes, write outside $rtns or touch profiles"
+can apiserver get pods "$rtns"
+cannot apiserver list pods "$rtns"
+cannot apiserver get pods "$ns"
+ok "apiserver: cannot create or list pods (gets one by name for the file API), read secrets, PUT UserRuntimes, write outside $rtns or touch profiles"
 cannot controller patch userruntimes.clawplane.io "$rtns"
 cannot controller update userruntimes.clawplane.io "$rtns"
 cannot controller create pods "$ns"
