@@ -15,12 +15,20 @@ _clawctl() {
   --phase) COMPREPLY=($(compgen -W "Pending Starting Running Stopping Stopped Hibernated Failed" -- "$cur")); return ;;
   esac
   if [ ${#w[@]} -eq 0 ]; then
-    COMPREPLY=($(compgen -W "login logout whoami password config status start stop open events usage tokens users runtimes quota audit help version" -- "$cur"))
+    COMPREPLY=($(compgen -W "login logout whoami password config status start stop open events usage files tokens users runtimes quota audit help version" -- "$cur"))
     return
   fi
   case ${w[0]} in
   config) [ ${#w[@]} -eq 1 ] && COMPREPLY=($(compgen -W "view get-contexts current-context use-context set-context delete-context" -- "$cur")) ;;
   tokens) [ ${#w[@]} -eq 1 ] && COMPREPLY=($(compgen -W "create list revoke" -- "$cur")) ;;
+  files)
+    if [ ${#w[@]} -eq 1 ]; then
+      COMPREPLY=($(compgen -W "ls get put rm mv mkdir" -- "$cur"))
+    elif [ "${w[1]}" = put ] && [ ${#w[@]} -eq 2 ]; then
+      COMPREPLY=($(compgen -f -- "$cur")) # the local file
+    elif [ "${w[1]}" = get ] && [ ${#w[@]} -eq 3 ]; then
+      COMPREPLY=($(compgen -f -- "$cur")) # where it goes
+    fi ;;
   users) [ ${#w[@]} -eq 1 ] && COMPREPLY=($(compgen -W "list create invite disable enable delete" -- "$cur")) ;;
   runtimes) [ ${#w[@]} -eq 1 ] && COMPREPLY=($(compgen -W "list" -- "$cur")) ;;
   quota) [ ${#w[@]} -eq 1 ] && COMPREPLY=($(compgen -W "get set" -- "$cur")) ;;

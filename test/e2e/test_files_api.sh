@@ -300,10 +300,22 @@ if ctl files --help >/dev/null 2>&1; then
   ctl files get notes/six.bin "$logdir/six.back" >/dev/null || fa_fail "clawctl files get"
   cmp -s "$logdir/six.bin" "$logdir/six.back" || fa_fail "clawctl files get: bytes differ"
   ctl files mv notes/six.bin notes/seven.bin >/dev/null || fa_fail "clawctl files mv"
-  ctl files rm -r notes >/dev/null || fa_fail "clawctl files rm -r"
+  # on a terminal a large transfer draws a progress line (script(1) gives it a pty)
+  CLAWCTL_SERVER=$api CLAWCTL_TOKEN=$alice_tok HOME=$logdir script -qec \
+    "$build/bin/clawctl files get notes/seven.bin $logdir/seven.tty" "$logdir/typescript" >/dev/null ||
+    fa_fail "clawctl files get on a terminal"
+  grep -q "100% \[#" "$logdir/typescript" || fa_fail "no progress line on a terminal: $(tr '\r' '\n' <"$logdir/typescript" | tail -3)"
+  cmp -s "$logdir/six.bin" "$logdir/seven.tty" || fa_fail "clawctl files get on a terminal: bytes differ"
+  ctl files rm notes 2>"$logdir/err" && fa_fail "clawctl files rm of a full directory succeeded"
+  grep -q -- "--recursive" "$logdir/err" || fa_fail "clawctl files rm does not mention --recursive: $(cat "$logdir/err")"
+  ctl files rm --recursive notes >/dev/null || fa_fail "clawctl files rm --recursive"
   ctl files get notes/seven.bin "$logdir/x" 2>"$logdir/err" && fa_fail "clawctl files get of a deleted file succeeded"
-  grep -qi "not found\|no such" "$logdir/err" || fa_fail "clawctl files get: $(cat "$logdir/err")"
-  ok "clawctl files mkdir, put, ls, get (identical bytes), mv, rm -r; a missing file is an error naming it"
+  grep -q "seven.bin" "$logdir/err" || fa_fail "clawctl files get: $(cat "$logdir/err")"
+  [ -e "$logdir/x" ] && fa_fail "a failed clawctl files get left $logdir/x"
+  ls "$logdir" | grep -q 'clawctl-' && fa_fail "a failed clawctl files get left a temporary file"
+  ok "clawctl files mkdir, put, ls, get (identical bytes; a progress line on a terminal), mv, rm (--recursive needed), a missing file is an error naming it and leaves nothing"
+else
+  fa_fail "clawctl has no files command"
 fi
 
 say "every write is audited"
