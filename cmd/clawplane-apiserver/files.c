@@ -19,8 +19,9 @@
  *            libcurl's read callback pauses the transfer when `in` is empty; each side
  *            resumes the other.
  *   download libcurl's write callback writes into the client's stream; past OUT_HIGH
- *            unsent bytes it pauses the transfer (CURL_WRITEFUNC_PAUSE, which stops
- *            reading the sidecar's socket), and the stream's drain callback resumes it.
+ *            unsent bytes, or OUT_HIGH bytes written since the last drain callback, it
+ *            pauses the transfer (CURL_WRITEFUNC_PAUSE, which stops reading the sidecar's
+ *            socket), and the stream's drain callback resumes it.
  * Answers (status, Content-Type, Content-Length, Range and caching headers, errors' JSON)
  * are the sidecar's, passed through unchanged.
  *
@@ -89,6 +90,7 @@ struct api_files_s {
   size_t in_off;
   /* sidecar -> client */
   bool write_paused;
+  size_t burst; /* bytes written since the last drain callback */
   char hbuf[HDR_BYTES];
   size_t hlen;
   const char *hv[2 * HDRS_MAX + 1];
@@ -217,7 +219,10 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
     return 0; /* the client went away: fail the transfer */
   if (!f->started && start(f) != 0)
     return 0;
-  if (cp_http_stream_pending(f->req) >= OUT_HIGH) {
+  /* Unsent bytes are not all: a write the socket took at once keeps its copy until its
+   * callback runs on the next loop turn, and libcurl may deliver many pieces in one turn
+   * (it reads while the socket has data). So at most OUT_HIGH bytes per drain cycle too. */
+  if (cp_http_stream_pending(f->req) >= OUT_HIGH || f->burst >= OUT_HIGH) {
     f->write_paused = true;
     return CURL_WRITEFUNC_PAUSE;
   }
@@ -229,12 +234,14 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
   if (rc != 0)
     return 0;
   f->down += len;
+  f->burst += len;
   return len;
 }
 
 static void on_drain(cp_http_request_t *req, void *ud) {
   fx_t *f = ud;
   cp_http_stream_set_on_drain(req, OUT_LOW, on_drain, f);
+  f->burst = 0;
   if (f->write_paused && f->in_multi) {
     f->write_paused = false;
     cp_uvcurl_unpause(f->a->files_curl, f->easy);

@@ -161,7 +161,7 @@ ok "10 MiB quota: 6 MiB 201, the next 6 MiB 507 (Content-Length) or 413 (chunked
 
 say "clawctl files"
 ctl() { CLAWCTL_SERVER=$api CLAWCTL_TOKEN=$alice_tok HOME=$logdir "$build/bin/clawctl" "$@"; }
-if ctl files --help >/dev/null 2>&1; then
+if ctl files ls --help >/dev/null 2>&1; then
   ctl files mkdir notes >/dev/null || fa_fail "clawctl files mkdir"
   ctl files put "$logdir/six.bin" notes/six.bin >/dev/null || fa_fail "clawctl files put"
   ctl files ls notes >"$logdir/ls.out" || fa_fail "clawctl files ls"
