@@ -58,6 +58,10 @@ static int open_walk(int rootfd, const char *path, int flags) {
     }
     memcpy(seg, s, n);
     seg[n] = '\0';
+    if (n == 0 || strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0) {
+      close(cur); /* "/"-led, "//", ".", "..": never walked, whoever calls */
+      return -EXDEV;
+    }
     int next = slash ? openat(cur, seg, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                      : openat(cur, seg, flags | O_NOFOLLOW | O_CLOEXEC);
     int e = errno;

@@ -53,9 +53,10 @@ typedef struct xfer_s {
   cp_files_tar_t *tar;
   cp_files_upload_t up;
   uint64_t cap, received;
+  size_t held; /* upload: bytes in buf not yet written */
   bool overwrite;
   char path[CP_FILES_PATH_MAX + 1];
-  char buf[]; /* CP_FILES_CHUNK, downloads and archives only */
+  char buf[]; /* CP_FILES_CHUNK: the next piece to send, or received bytes to write */
 } xfer_t;
 
 /* ---- answers -------------------------------------------------------------------------- */
@@ -235,7 +236,7 @@ static void pct_name(const char *s, char *out, size_t n) {
 
 static xfer_t *xfer_new(cp_files_service_t *svc, cp_http_request_t *req, xfer_kind_t kind,
                         const char *path) {
-  xfer_t *x = calloc(1, sizeof *x + (kind == XFER_UPLOAD ? 0 : CP_FILES_CHUNK));
+  xfer_t *x = calloc(1, sizeof *x + CP_FILES_CHUNK);
   if (!x)
     return NULL;
   x->svc = svc;
@@ -547,18 +548,34 @@ static void upload_data(cp_http_request_t *req, const char *data, size_t len, vo
     cp_http_json_error(req, 413, msg);
     return;
   }
-  int rc = cp_files_upload_write(&x->up, data, len);
-  if (rc) {
-    upload_fail(x, rc);
-    return;
-  }
+  /* Gathered into CP_FILES_CHUNK writes: the socket hands over at most 64 KiB a time. */
   count_bytes(x->svc, "upload", len);
+  while (len > 0) {
+    size_t n = CP_FILES_CHUNK - x->held < len ? CP_FILES_CHUNK - x->held : len;
+    memcpy(x->buf + x->held, data, n);
+    x->held += n;
+    data += n;
+    len -= n;
+    if (x->held == CP_FILES_CHUNK) {
+      int rc = cp_files_upload_write(&x->up, x->buf, x->held);
+      x->held = 0;
+      if (rc) {
+        upload_fail(x, rc);
+        return;
+      }
+    }
+  }
 }
 
 static void upload_end(cp_http_request_t *req, void *ud) {
   xfer_t *x = ud;
   bool existed = x->up.existed;
-  int rc = cp_files_upload_commit(&x->up, x->overwrite);
+  int rc = x->held ? cp_files_upload_write(&x->up, x->buf, x->held) : 0;
+  if (rc) {
+    upload_fail(x, rc);
+    return;
+  }
+  rc = cp_files_upload_commit(&x->up, x->overwrite);
   if (rc) {
     if (rc == -EEXIST) { /* created while we uploaded */
       char path[CP_FILES_PATH_MAX + 1];

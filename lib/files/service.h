@@ -5,9 +5,9 @@
  *
  * Transfers stream: downloads read at most CP_FILES_CHUNK bytes at a time and only when
  * the connection's unsent output fell below the same amount (on_drain); uploads take
- * the body through the server's streamed-body sink and write each piece to the temporary
- * file as it arrives (a blocking write on the loop: the disk is the sidecar's only
- * work). Memory per transfer is one chunk. Loop thread only.
+ * the body through the server's streamed-body sink, gather it into CP_FILES_CHUNK pieces
+ * and write each to the temporary file when full (a blocking write on the loop: the disk
+ * is the sidecar's only work). Memory per transfer is one chunk. Loop thread only.
  */
 #ifndef CP_FILES_SERVICE_H
 #define CP_FILES_SERVICE_H

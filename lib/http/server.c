@@ -88,6 +88,7 @@ struct cp__http_conn_s {
   uv_idle_t kick; /* runs process() on the next loop turn (cp_http_request_resume) */
   uv_shutdown_t shutdown;
   int handles_open;
+  size_t unfreed; /* bytes of queued writes whose write_cb has not run (memory held) */
   bool detached, closing, counted, reading, processing;
   bool keep_alive, is_head, chunked, url_done, headers_done;
   enum conn_state state;
@@ -131,6 +132,7 @@ struct cp__http_conn_s {
 
 typedef struct wreq_s {
   uv_write_t req; /* first: the callback frees the uv_write_t pointer */
+  size_t len;
   char data[];
 } wreq_t;
 
@@ -198,6 +200,7 @@ static void update_reading(cp__http_conn_t *c) {
 
 static void write_cb(uv_write_t *r, int status) {
   cp__http_conn_t *c = r->handle->data;
+  c->unfreed -= ((wreq_t *)r)->len;
   free(r);
   if (c->closing)
     return;
@@ -205,8 +208,7 @@ static void write_cb(uv_write_t *r, int status) {
     conn_close(c);
     return;
   }
-  if (c->state == ST_STREAMING && c->drain_armed && c->on_drain &&
-      uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) <= c->low_water) {
+  if (c->state == ST_STREAMING && c->drain_armed && c->on_drain && c->unfreed <= c->low_water) {
     c->drain_armed = false;
     c->on_drain(&c->req, c->drain_ud);
     return; /* the request may be finished and the connection reused or closed */
@@ -240,11 +242,13 @@ static int conn_write(cp__http_conn_t *c, const piece_t *pieces, size_t n) {
     off += pieces[i].n;
   }
   uv_buf_t buf = uv_buf_init(w->data, (unsigned int)total);
+  w->len = total;
   if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb) != 0) {
     free(w);
     conn_close(c);
     return CP_ECANCELED;
   }
+  c->unfreed += total;
   return 0;
 }
 
@@ -1296,7 +1300,7 @@ void cp_http_stream_set_on_drain(cp_http_request_t *req, size_t low_water, cp_ht
 size_t cp_http_stream_pending(const cp_http_request_t *req) {
   if (!req || !req->conn || req->conn->detached || req->conn->closing)
     return 0;
-  return uv_stream_get_write_queue_size((const uv_stream_t *)&req->conn->tcp);
+  return req->conn->unfreed;
 }
 
 void cp_http_abort(cp_http_request_t *req) {

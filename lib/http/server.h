@@ -191,17 +191,19 @@ void cp_http_request_resume(cp_http_request_t *req);
 int cp_http_stream_start_length(cp_http_request_t *req, int status, const char *const *headers,
                                 uint64_t length);
 
-/* Output backpressure: cb runs (once per registration cycle) when the unsent bytes of a
- * started stream fall to low_water or below, after a write (cp_http_stream_write that
- * returned 0 or CP_ETOOBIG) armed it; the cycle restarts with the next write. Use it to
- * pull the next chunk from disk or upstream. It runs from the loop, never from inside a
- * write. cb NULL removes. Loop thread. */
+/* Output backpressure: cb runs (once per registration cycle) when the bytes a started
+ * stream holds (cp_http_stream_pending) fall to low_water or below, after a write
+ * (cp_http_stream_write that returned 0 or CP_ETOOBIG) armed it; the cycle restarts with the next
+ * write. Use it to pull the next chunk from disk or upstream. It runs from the loop, never from
+ * inside a write. cb NULL removes. Loop thread. */
 typedef void (*cp_http_drain_fn)(cp_http_request_t *req, void *ud);
 void cp_http_stream_set_on_drain(cp_http_request_t *req, size_t low_water, cp_http_drain_fn cb,
                                  void *ud);
 
-/* Unsent bytes of the request's connection (to decide whether to write more now); 0 for
- * a closing connection. */
+/* Bytes the request's connection holds for writing: queued and not yet sent, or sent in
+ * this loop turn and not yet released (a fast client takes writes at once, but their
+ * memory goes back only when the loop runs their callbacks). Decide on it whether to
+ * write more now; on_drain uses the same count. 0 for a closing connection. */
 size_t cp_http_stream_pending(const cp_http_request_t *req);
 
 /* Drops the request and closes its connection at once, without (further) response; e.g.
