@@ -470,8 +470,8 @@ static size_t walk_write(char *p, size_t sz, size_t n, void *ud) {
  * error (too many entries, too slow, the sidecar refused). */
 static int walk_dir(fx_t *f, walk_t *w, const char *dir, int depth) {
   char cont[1024] = "";
-  if (depth > 64)
-    return CP_ETOOBIG;
+  if (depth > 32)
+    return CP_ETOOBIG; /* each level holds ~18 KiB of this worker's stack */
   do {
     char query[1200], url[8192];
     snprintf(query, sizeof query, "limit=1000%s%s", cont[0] ? "&continue=" : "", cont);
@@ -485,6 +485,8 @@ static int walk_dir(fx_t *f, walk_t *w, const char *dir, int depth) {
       return CP_EUNAVAILABLE;
     long code = 0;
     curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code == 404 && depth > 0)
+      return 0; /* deleted while we walked: it holds nothing now */
     if (code != 200)
       return CP_EUNAVAILABLE;
     cJSON *doc = NULL;
