@@ -125,8 +125,9 @@ static void print_entries(const cJSON *entries, cp_cli_table_t *t) {
     char name[CP_CLI_CELL_MAX], size[32], mod[64], mode[16], type[16];
     const char *ty = cp_json_strv(e, "type", NULL);
     ctl_str(e, "name", name, sizeof name);
-    if (ty && !strcmp(ty, "dir") && strlen(name) + 1 < sizeof name)
-      strcat(name, "/");
+    size_t nl = strlen(name);
+    if (ty && !strcmp(ty, "dir") && nl + 1 < sizeof name)
+      memcpy(name + nl, "/", 2);
     if (ty && !strcmp(ty, "symlink")) {
       char tgt[CP_CLI_CELL_MAX];
       ctl_str(e, "target", tgt, sizeof tgt);
