@@ -119,8 +119,12 @@ expect 206 "range at the end of 1 GiB" "${A[@]}" -H 'Range: bytes=-11' "$F/big.b
 api_peak=$(hwm "$api_pid") files_peak=$(hwm "$files_pid")
 echo "figures: 1 GiB upload $(awk -v s="${up#* }" 'BEGIN{printf "%.0f", s/1048576}') MB/s, download $(awk -v s="${dn#* }" 'BEGIN{printf "%.0f", s/1048576}') MB/s through the apiserver"
 echo "figures: peak RSS apiserver ${api_peak} KiB (was ${api_before} KiB before), sidecar ${files_peak} KiB (was ${files_before} KiB)"
-[ "$api_peak" -lt $((api_before + 32768)) ] || fa_fail "the apiserver grew by $((api_peak - api_before)) KiB for 1 GiB"
-[ "$files_peak" -lt $((files_before + 32768)) ] || fa_fail "the sidecar grew by $((files_peak - files_before)) KiB for 1 GiB"
+# Flat: under 32 MiB of growth. A sanitizer build holds freed memory in quarantine (256 MiB
+# by default), so there the bound only catches whole-file buffering.
+limit=32768
+ldd "$build/bin/clawplane-apiserver" 2>/dev/null | grep -q libasan && limit=$((640 * 1024))
+[ "$api_peak" -lt $((api_before + limit)) ] || fa_fail "the apiserver grew by $((api_peak - api_before)) KiB for 1 GiB"
+[ "$files_peak" -lt $((files_before + limit)) ] || fa_fail "the sidecar grew by $((files_peak - files_before)) KiB for 1 GiB"
 ok "1 GiB up (201) and down (byte-identical), suffix Range; peak RSS apiserver ${api_peak} KiB, sidecar ${files_peak} KiB"
 expect 204 "delete the big file" "${A[@]}" -X DELETE "$F/big.bin"
 rm -f "$big"
