@@ -442,12 +442,17 @@ sa_kubeconfig() {
   printf '%s' "$f"
 }
 kc=$(sa_kubeconfig controller) || fail "no kubeconfig for the controller ServiceAccount"
+# The file service key the chart generated, where the pods mount it.
+(umask 077 && kubectl -n "$ns" get secret "$fn-files-key" -o jsonpath='{.data.key}' | base64 -d >"$tmp/files.key")
+[ "$(wc -c <"$tmp/files.key")" -ge 32 ] || fail "the chart's files key Secret holds fewer than 32 bytes"
 # args_of <component>: the container args of the release's Deployment, one per line, with
-# --http-address moved to a free loopback port: the binaries run here exactly as configured.
+# --http-address moved to a free loopback port and the files key file to its copy here:
+# the binaries run here exactly as configured.
 args_of() {
   kubectl -n "$ns" get "deploy/$fn-$1" \
     -o jsonpath='{range .spec.template.spec.containers[0].args[*]}{@}{"\n"}{end}' |
-    sed 's/^--http-address=.*/--http-address=127.0.0.1:0/'
+    sed -e 's/^--http-address=.*/--http-address=127.0.0.1:0/' \
+      -e "s|^--files-key-file=.*|--files-key-file=$tmp/files.key|"
 }
 # env_of <component> <name>: a plain value from the Deployment's environment.
 env_of() {
@@ -467,13 +472,15 @@ EOF
 kubectl -n "$rtns" wait --for=condition=Ready ur/alice --timeout=90s >/dev/null ||
   fail "ur/alice not Ready: $(kubectl -n "$rtns" get ur alice -o jsonpath='{.status}')"
 ok "ur/alice Ready, reconciled by the controller under ServiceAccount $fn-controller"
-for o in pod/alice svc/alice networkpolicy/alice pvc/alice-state secret/alice-credentials; do
+for o in pod/alice svc/alice networkpolicy/alice pvc/alice-state secret/alice-credentials secret/alice-files; do
   kubectl -n "$rtns" get "$o" >/dev/null 2>&1 || fail "$o missing in $rtns"
 done
+[ -n "$(kubectl -n "$rtns" get pod/alice -o jsonpath='{.spec.containers[?(@.name=="files")].image}')" ] ||
+  fail "the runtime pod has no file service sidecar (images.files)"
 [ "$(kubectl -n "$ns" get lease clawplane-controller -o jsonpath='{.spec.holderIdentity}')" != "" ] ||
   fail "the controller holds no Lease in $ns"
 grep -qi 'forbidden' "$tmp/controller.log" && fail "the controller was refused something: $(grep -i forbidden "$tmp/controller.log" | head -3)"
-ok "Pod, Service, NetworkPolicy, PVC, Secret created; Lease held; nothing forbidden"
+ok "Pod (with the files sidecar), Service, NetworkPolicy, PVC, Secrets (credentials, files) created; Lease held; nothing forbidden"
 kubectl -n "$rtns" wait --for=jsonpath='{.status.phase}'=Bound pvc/alice-state --timeout=60s >/dev/null ||
   fail "pvc/alice-state not Bound"
 kill "$ctl_pid"
