@@ -118,5 +118,11 @@ int ctl_cmd_runtimes_list(ctl_t *, int, char **);
 int ctl_cmd_quota_get(ctl_t *, int, char **);
 int ctl_cmd_quota_set(ctl_t *, int, char **);
 int ctl_cmd_audit(ctl_t *, int, char **);
+int ctl_cmd_files_ls(ctl_t *, int, char **);
+int ctl_cmd_files_get(ctl_t *, int, char **);
+int ctl_cmd_files_put(ctl_t *, int, char **);
+int ctl_cmd_files_rm(ctl_t *, int, char **);
+int ctl_cmd_files_mv(ctl_t *, int, char **);
+int ctl_cmd_files_mkdir(ctl_t *, int, char **);
 
 #endif

@@ -63,6 +63,26 @@ static const ctl_cmd_t commands[] = {
      "Follows your runtime's status changes as they happen (Ctrl-C ends).", ctl_cmd_events},
     {"usage", "clawctl usage [--user U]", "This month's model usage and your quota.",
      ctl_cmd_usage},
+    {"files ls", "clawctl files ls [PATH] [--user U]",
+     "Lists a directory of your runtime's workspace (the root without PATH), or one file.",
+     ctl_cmd_files_ls},
+    {"files get", "clawctl files get REMOTE [LOCAL|-] [--archive] [--user U]",
+     "Downloads a file (streamed; a progress line on a terminal). LOCAL defaults to its\n"
+     "name here; - writes to stdout; a directory keeps the name. --archive downloads a\n"
+     "directory as a tar archive. The file appears only once complete.",
+     ctl_cmd_files_get},
+    {"files put", "clawctl files put LOCAL|- [REMOTE] [--overwrite] [--user U]",
+     "Uploads a file (streamed; - reads stdin). REMOTE defaults to its name in the\n"
+     "workspace root; ending in / puts it into that directory. The upload lands whole or\n"
+     "not at all; an existing file is replaced only with --overwrite.",
+     ctl_cmd_files_put},
+    {"files rm", "clawctl files rm PATH [--recursive] [--user U]",
+     "Deletes a file or an empty directory (with --recursive, a directory and its content).",
+     ctl_cmd_files_rm},
+    {"files mv", "clawctl files mv FROM TO [--overwrite] [--user U]",
+     "Moves or renames a file or directory inside the workspace.", ctl_cmd_files_mv},
+    {"files mkdir", "clawctl files mkdir PATH [--user U]", "Makes a directory in the workspace.",
+     ctl_cmd_files_mkdir},
     {"tokens create", "clawctl tokens create NAME [--ttl-days N] [--user U]",
      "Creates an API token and prints it once (on stdout only).", ctl_cmd_tokens_create},
     {"tokens list", "clawctl tokens list [--user U]", "Lists API tokens (never their values).",

@@ -18,7 +18,9 @@
 #include "auth/token.h"
 #include "core/map.h"
 #include "http/forwarded.h"
+#include "auth/filestoken.h"
 #include "http/server.h"
+#include "http/uvcurl.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/informer.h"
@@ -69,6 +71,7 @@ typedef struct api_settings_s {
   cp_http_cidr_t trusted_proxies[16]; /* proxies in front of the one that connects to us */
   size_t ntrusted_proxies;
   double shutdown_grace_s;
+  const char *files_key_file; /* the key the file services' tokens derive from */
 } api_settings_t;
 
 /* A session cache entry (loop thread only). */
@@ -110,6 +113,11 @@ struct api_app_s {
   cp_map_t subs; /* runtime name -> api_sub_t* list head */
   long nsubs;
   uv_timer_t heartbeat;
+
+  /* files.c: the file API's transfers (NULL without a files key) */
+  unsigned char files_key[CP_FILES_KEY_MAX];
+  size_t files_key_len;
+  cp_uvcurl_t *files_curl;
 
   uv_signal_t sigterm, sigint;
   uv_timer_t drain_timer, startup_timer, sweep_timer;
@@ -177,6 +185,7 @@ struct api_ctx_s {
   char s1[128], s2[128];
   char token[CP_TOKEN_LEN + 1];
   double when;
+  struct api_files_s *files; /* files.c: a proxied file request (freed with the ctx) */
 };
 
 /* --- http.c: context lifecycle, answers, routing --- */
@@ -207,6 +216,10 @@ void cp__api_print_routes(FILE *out);
 
 /* Frees c (no answer). Loop thread. */
 void cp__api_ctx_free(api_ctx_t *c);
+
+/* Counts c's answer with status in the request metrics and logs the access line of a
+ * write or a failure, for handlers that answer without cp__api_finish. Loop thread. */
+void cp__api_observe(api_ctx_t *c, int status);
 
 /* --- pool.c: jobs on the thread pool --- */
 
@@ -319,6 +332,21 @@ void cp__api_events_close(api_app_t *a);
 /* Closes the handles and drops queued changes; the informer must be stopped already (it
  * would wake a closed handle). Loop thread. */
 void cp__api_events_free(api_app_t *a);
+
+/* --- files.c: the file API, proxied to the runtime's file service --- */
+
+/* /api/v1/users/{user}/files[/{path}], every method (authenticated and authorized). */
+void cp__api_files(api_ctx_t *c);
+
+/* The HTTP server's stream filter: 1 for a PUT under .../files/ (its body is streamed to
+ * the file service instead of buffered), else 0. */
+int cp__api_files_stream_filter(const cp_http_request_t *req, void *ud);
+
+/* The uvcurl driver's done callback for file transfers. Loop thread. */
+void cp__api_files_done(CURL *easy, CURLcode result, void *ud);
+
+/* Frees a proxied request's state (cp__api_ctx_free calls it). Accepts NULL. */
+void cp__api_files_free(struct api_files_s *f);
 
 /* --- forward.c --- */
 void cp__api_forward_auth(api_ctx_t *c, cp_http_request_t *req);

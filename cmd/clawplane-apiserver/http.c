@@ -76,6 +76,11 @@ static const route_t routes[] = {
     {{"POST", "/api/v1/users/{user}/runtime/start"}, API_AUTH_USER, 0, cp__api_runtime_start},
     {{"POST", "/api/v1/users/{user}/runtime/stop"}, API_AUTH_USER, 0, cp__api_runtime_stop},
     {{"GET", "/api/v1/users/{user}/runtime/events"}, API_AUTH_USER, 0, cp__api_runtime_events},
+    {{"GET", "/api/v1/users/{user}/files"}, API_AUTH_USER, 0, cp__api_files},
+    {{"GET", "/api/v1/users/{user}/files/{path}"}, API_AUTH_USER, 0, cp__api_files},
+    {{"PUT", "/api/v1/users/{user}/files/{path}"}, API_AUTH_USER, 0, cp__api_files},
+    {{"POST", "/api/v1/users/{user}/files/{path}"}, API_AUTH_USER, 0, cp__api_files},
+    {{"DELETE", "/api/v1/users/{user}/files/{path}"}, API_AUTH_USER, 0, cp__api_files},
     {{"GET", "/api/v1/runtimes"}, API_AUTH_ADMIN, 0, cp__api_runtimes_list},
     {{"GET", "/internal/auth/forward"}, API_AUTH_NONE, 0, forward},
     {{"GET", "/api/v1/audit"}, API_AUTH_ADMIN, 0, cp__api_audit_list},
@@ -89,6 +94,7 @@ void cp__api_print_routes(FILE *out) {
 void cp__api_ctx_free(api_ctx_t *c) {
   if (!c)
     return;
+  cp__api_files_free(c->files);
   free(c->query);
   free(c->user_agent);
   cJSON_Delete(c->body);
@@ -147,7 +153,7 @@ void cp__api_fail_kube(api_ctx_t *c, int rc, const cp_status_t *st, const char *
   }
 }
 
-static void observe(api_ctx_t *c, int status) {
+void cp__api_observe(api_ctx_t *c, int status) {
   api_app_t *a = c->app;
   char code[8];
   snprintf(code, sizeof code, "%d", status);
@@ -214,7 +220,7 @@ void cp__api_finish(api_ctx_t *c) {
   h[n] = NULL;
   if (!body || cp_http_respond_headers(req, status, h, body, strlen(body)) != 0)
     cp_http_abort(req);
-  observe(c, status);
+  cp__api_observe(c, status);
   cJSON_free(body);
   cp__api_ctx_free(c);
 }
@@ -234,7 +240,7 @@ static void text(api_ctx_t *c, int status, const char *s) {
   cp_http_request_set_on_abort(req, NULL, NULL);
   c->req = NULL;
   cp_http_respond(req, status, "text/plain; charset=utf-8", s, strlen(s));
-  observe(c, status);
+  cp__api_observe(c, status);
   cp__api_ctx_free(c);
 }
 
@@ -289,7 +295,7 @@ static void openapi(api_ctx_t *c) {
   cp_http_request_set_on_abort(req, NULL, NULL);
   c->req = NULL;
   cp_http_respond(req, 200, "application/json", cp__api_openapi, strlen(cp__api_openapi));
-  observe(c, 200);
+  cp__api_observe(c, 200);
   cp__api_ctx_free(c);
 }
 

@@ -66,6 +66,10 @@ static void usage(FILE *f) {
       "  --modelproxy-url URL          the model proxy's base URL, for /api/v1/health [none]\n"
       "  --password-cost LN            scrypt cost 2^LN for new hashes, 10..20 [15]\n"
       "  --shutdown-grace-seconds S    wait for requests in flight at shutdown [10]\n"
+      "  --files-key-file PATH         key (>= 32 bytes, shared with the controller) the\n"
+      "                                runtimes' file service tokens derive from\n"
+      "                                [$CLAWPLANE_FILES_KEY_FILE; none: the file API answers "
+      "501]\n"
       "  --log-level LEVEL             debug, info, warn, error [$CLAWPLANE_LOG_LEVEL, info]\n"
       "  --print-openapi               print the OpenAPI document and exit\n"
       "  --print-routes                print the served operations (METHOD PATH) and exit\n"
@@ -104,7 +108,8 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
     LOGLEVEL,
     OPENAPI,
     ROUTES,
-    HELP
+    HELP,
+    FILESKEY
   };
   static const struct option opts[] = {
       {"listen", required_argument, 0, LISTEN},
@@ -136,9 +141,11 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
       {"print-openapi", no_argument, 0, OPENAPI},
       {"print-routes", no_argument, 0, ROUTES},
       {"help", no_argument, 0, HELP},
+      {"files-key-file", required_argument, 0, FILESKEY},
       {0, 0, 0, 0}};
   const char *level = cp_env_or("CLAWPLANE_LOG_LEVEL", "info");
   const char *workers = cp_env_or("CLAWPLANE_WORKERS", "8");
+  s->files_key_file = cp_env_or("CLAWPLANE_FILES_KEY_FILE", NULL);
   long n;
   s->listen = cp_env_or("CLAWPLANE_LISTEN", ":8080");
   s->database_url = cp_env_or("DATABASE_URL", NULL);
@@ -260,6 +267,9 @@ static int parse_flags(api_settings_t *s, int argc, char **argv) {
     case LOGLEVEL:
       level = optarg;
       break;
+    case FILESKEY:
+      s->files_key_file = *optarg ? optarg : NULL;
+      break;
     case OPENAPI:
       fputs(cp__api_openapi, stdout);
       return 1;
@@ -359,6 +369,8 @@ static void drain(uv_timer_t *t) {
     cp_log_warn("shutting down with requests still running", NULL);
   cp_http_server_close(a->http, http_closed);
   a->http = NULL;
+  cp_uvcurl_close(a->files_curl, NULL, NULL); /* its transfers went with their requests */
+  a->files_curl = NULL;
   cp_informer_stop(a->informer);
   cp__api_events_free(a);
   uv_close((uv_handle_t *)&a->drain_timer, closed);
@@ -392,6 +404,10 @@ static int listen_http(api_app_t *a) {
   }
   cp_http_server_opts_t o = {.max_body_bytes = 64 * 1024, .max_connections = 4096};
   int rc = cp_http_server_new(a->loop, &o, cp__api_on_request, a, &a->http);
+  if (rc == 0 && a->files_key_len) {
+    cp_http_server_set_stream_filter(a->http, cp__api_files_stream_filter, a);
+    rc = cp_uvcurl_new(a->loop, cp__api_files_done, 0, &a->files_curl);
+  }
   if (rc == 0)
     rc = cp_http_server_listen(a->http, host, port);
   if (rc != 0) {
@@ -446,6 +462,11 @@ int main(int argc, char **argv) {
   if (rc != 0)
     return rc == 1 ? 0 : rc;
   char err[512], redacted[512];
+  if (a->s.files_key_file && cp_files_key_load(a->s.files_key_file, a->files_key, &a->files_key_len,
+                                               err, sizeof err) != 0) {
+    cp_log_error("cannot load the files key", "error", err, NULL);
+    return 1;
+  }
   rc = cp_kubeconfig_load_default(a->s.kubeconfig, a->s.context, &a->kcfg, err, sizeof err);
   if (rc != 0) {
     cp_log_error("cannot load the Kubernetes configuration", "error", err, NULL);

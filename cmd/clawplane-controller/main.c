@@ -17,6 +17,7 @@
 #include "kube/config.h"
 #include "kube/leader.h"
 #include "log/log.h"
+#include "auth/filestoken.h"
 #include "metrics/metrics.h"
 #include "userruntime/controller.h"
 
@@ -36,6 +37,8 @@ typedef struct app_s {
   double qps, resync;
   int burst;
   cp_desired_opts_t desired;
+  const char *files_key_file;
+  unsigned char files_key[CP_FILES_KEY_MAX];
   /* state */
   cp_kubeconfig_t *cfg;
   cp_metrics_t *metrics;
@@ -53,35 +56,39 @@ typedef struct app_s {
 } app_t;
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: clawplane-controller [flags]\n"
-          "  --kubeconfig PATH        kubeconfig file(s), ':'-separated [$KUBECONFIG, in-cluster]\n"
-          "  --context NAME           kubeconfig context [current-context]\n"
-          "  --namespace NS           watch only this namespace [$CLAWPLANE_WATCH_NAMESPACE, all]\n"
-          "  --workers N              reconcile workers [$CLAWPLANE_WORKERS, 4]\n"
-          "  --kube-api-qps Q         API requests per second per client [50]\n"
-          "  --kube-api-burst B       burst above that rate [100]\n"
-          "  --resync-period S        seconds between full requeues [600]\n"
-          "  --http-address H:P       /healthz /readyz /metrics [$CLAWPLANE_HTTP_ADDRESS, :8080]\n"
-          "  --leader-elect BOOL      campaign for a Lease before reconciling [true]\n"
-          "  --leader-election-namespace NS  [$POD_NAMESPACE, clawplane-system]\n"
-          "  --leader-election-id NAME       Lease name [clawplane-controller]\n"
-          "  --modelproxy-url URL     model proxy URL when a profile sets none\n"
-          "  --system-namespace NS    where the apiserver and modelproxy run [clawplane-system]\n"
-          "  --default-model ID       model when a profile names none [gpt-4o-mini]\n"
-          "  --runtime-origin URL     http(s)://DOMAIN[:PORT]: user U's runtime is served at\n"
-          "                           http(s)://U.DOMAIN[:PORT] [none: no routes]\n"
-          "  --forward-auth-url URL   the apiserver's /internal/auth/forward as Traefik reaches\n"
-          "                           it; with --runtime-origin, publishes each runtime through\n"
-          "                           a Traefik IngressRoute [none: no routes]\n"
-          "  --route-entrypoints L    Traefik entry points of the routes, comma-separated [all]\n"
-          "  --trusted-proxies L      addresses OpenClaw trusts to vouch for the user (the\n"
-          "                           ingress's source addresses), comma-separated CIDRs, when a\n"
-          "                           profile lists none [none: runtimes refuse every request]\n"
-          "  --ingress-namespace NS   namespace of the ingress controller's pods, admitted to\n"
-          "                           the runtimes on 18789 [none]\n"
-          "  --ingress-selector SEL   their labels, k=v,... [all pods of that namespace]\n"
-          "  --log-level LEVEL        debug, info, warn, error [$CLAWPLANE_LOG_LEVEL, info]\n");
+  fprintf(
+      f, "usage: clawplane-controller [flags]\n"
+         "  --kubeconfig PATH        kubeconfig file(s), ':'-separated [$KUBECONFIG, in-cluster]\n"
+         "  --context NAME           kubeconfig context [current-context]\n"
+         "  --namespace NS           watch only this namespace [$CLAWPLANE_WATCH_NAMESPACE, all]\n"
+         "  --workers N              reconcile workers [$CLAWPLANE_WORKERS, 4]\n"
+         "  --kube-api-qps Q         API requests per second per client [50]\n"
+         "  --kube-api-burst B       burst above that rate [100]\n"
+         "  --resync-period S        seconds between full requeues [600]\n"
+         "  --http-address H:P       /healthz /readyz /metrics [$CLAWPLANE_HTTP_ADDRESS, :8080]\n"
+         "  --leader-elect BOOL      campaign for a Lease before reconciling [true]\n"
+         "  --leader-election-namespace NS  [$POD_NAMESPACE, clawplane-system]\n"
+         "  --leader-election-id NAME       Lease name [clawplane-controller]\n"
+         "  --modelproxy-url URL     model proxy URL when a profile sets none\n"
+         "  --system-namespace NS    where the apiserver and modelproxy run [clawplane-system]\n"
+         "  --default-model ID       model when a profile names none [gpt-4o-mini]\n"
+         "  --runtime-origin URL     http(s)://DOMAIN[:PORT]: user U's runtime is served at\n"
+         "                           http(s)://U.DOMAIN[:PORT] [none: no routes]\n"
+         "  --forward-auth-url URL   the apiserver's /internal/auth/forward as Traefik reaches\n"
+         "                           it; with --runtime-origin, publishes each runtime through\n"
+         "                           a Traefik IngressRoute [none: no routes]\n"
+         "  --route-entrypoints L    Traefik entry points of the routes, comma-separated [all]\n"
+         "  --trusted-proxies L      addresses OpenClaw trusts to vouch for the user (the\n"
+         "                           ingress's source addresses), comma-separated CIDRs, when a\n"
+         "                           profile lists none [none: runtimes refuse every request]\n"
+         "  --ingress-namespace NS   namespace of the ingress controller's pods, admitted to\n"
+         "                           the runtimes on 18789 [none]\n"
+         "  --ingress-selector SEL   their labels, k=v,... [all pods of that namespace]\n"
+         "  --files-image IMAGE      the file service sidecar (clawplane-files) added to every\n"
+         "                           runtime pod [none: no file service]\n"
+         "  --files-key-file PATH    key (>= 32 bytes) the sidecars' tokens are derived from;\n"
+         "                           the apiserver has the same one [required with --files-image]\n"
+         "  --log-level LEVEL        debug, info, warn, error [$CLAWPLANE_LOG_LEVEL, info]\n");
 }
 
 /* Returns 0, or 2 after printing a message naming the bad flag. */
@@ -108,7 +115,9 @@ static int parse_flags(app_t *a, int argc, char **argv) {
     INGNS,
     INGSEL,
     LOGLEVEL,
-    HELP
+    HELP,
+    FILESIMG,
+    FILESKEY
   };
   static const struct option opts[] = {{"kubeconfig", required_argument, 0, KUBECONFIG},
                                        {"context", required_argument, 0, CONTEXT},
@@ -132,6 +141,8 @@ static int parse_flags(app_t *a, int argc, char **argv) {
                                        {"ingress-selector", required_argument, 0, INGSEL},
                                        {"log-level", required_argument, 0, LOGLEVEL},
                                        {"help", no_argument, 0, HELP},
+                                       {"files-image", required_argument, 0, FILESIMG},
+                                       {"files-key-file", required_argument, 0, FILESKEY},
                                        {0, 0, 0, 0}};
   long n;
   const char *level = cp_env_or("CLAWPLANE_LOG_LEVEL", "info");
@@ -214,6 +225,12 @@ static int parse_flags(app_t *a, int argc, char **argv) {
     case LOGLEVEL:
       level = optarg;
       break;
+    case FILESIMG:
+      a->desired.files_image = *optarg ? optarg : NULL;
+      break;
+    case FILESKEY:
+      a->files_key_file = *optarg ? optarg : NULL;
+      break;
     case 'h':
     case HELP:
       usage(stdout);
@@ -243,6 +260,20 @@ static int parse_flags(app_t *a, int argc, char **argv) {
     return 2;
   }
   a->workers = (int)n;
+  if (a->desired.files_image) {
+    char err[512];
+    if (!a->files_key_file) {
+      fprintf(stderr, "clawplane-controller: --files-image needs --files-key-file (a file of at "
+                      "least 32 random bytes the apiserver shares)\n");
+      return 2;
+    }
+    if (cp_files_key_load(a->files_key_file, a->files_key, &a->desired.files_key_len, err,
+                          sizeof err) != 0) {
+      fprintf(stderr, "clawplane-controller: %s\n", err);
+      return 2;
+    }
+    a->desired.files_key = a->files_key;
+  }
   if (a->resync == 0)
     a->resync = -1;
   return 0;

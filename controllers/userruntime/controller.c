@@ -6,7 +6,8 @@
  *   2. the profile is missing: Degraded=ProfileNotFound, nothing else is touched;
  *   3. the spec is refused by the profile's policy: Degraded=InvalidSpec, phase Failed;
  *   4. Secret (made once, tokens never rewritten), PVC, NetworkPolicy, the OpenClaw
- *      ConfigMap, Service, and (when routes are on) the Traefik Middleware and
+ *      ConfigMap, Service, the file service's Secret (derived, so applied like the
+ *      rest; only with a files image), and (when routes are on) the Traefik Middleware and
  *      IngressRoute: applied when the cached object does not already contain the desired
  *      one, replaced (PUT) when it holds more than it should where that changes the
  *      meaning (drift.h);
@@ -866,6 +867,12 @@ static int reconcile(worker_t *w, const char *key, double *requeue_after) {
     rc = cp_desired_service(ur, &c->o.desired, &d, err, sizeof err);
     if (rc == 0)
       rc = ensure(w, INF_SVC, &CP_GVR_SERVICES, r.ns, d, cp_ur_rules_service, &api);
+  }
+  if (rc == 0 && c->o.desired.files_image) {
+    cJSON *d = NULL;
+    rc = cp_desired_files_secret(ur, &c->o.desired, &d, err, sizeof err);
+    if (rc == 0)
+      rc = ensure(w, INF_SECRET, &CP_GVR_SECRETS, r.ns, d, cp_ur_rules_files_secret, &api);
   }
   if (rc == 0 && c->inf[INF_ROUTE])
     rc = reconcile_route(w, ur, r.ns, &api, err, sizeof err);

@@ -86,6 +86,13 @@
 #define CP_DESIRED_MAX_EGRESS 64       /* profile egress entries */
 #define CP_DESIRED_MAX_EGRESS_PORTS 32 /* ports per egress entry */
 #define CP_DESIRED_TOKEN_MAX 4096      /* bytes per token given to cp_desired_secret */
+#define CP_DESIRED_FILES_PORT 8090     /* the file service sidecar */
+#define CP_DESIRED_FILES_PORT_NAME "files"
+#define CP_DESIRED_FILES_CONTAINER "files"
+#define CP_DESIRED_FILES_SUFFIX "-files" /* Secret N-files */
+#define CP_DESIRED_KEY_FILES "token"     /* its one data key */
+#define CP_DESIRED_WORKSPACE "/data/workspace"
+#define CP_DESIRED_DEFAULT_MAX_UPLOAD "1Gi"
 
 /* Controller-wide settings. A NULL opts, a NULL string or a 0 port means the default in
  * brackets. Selectors are equality label selectors "k=v,k2=v2"; "" selects every pod of
@@ -116,26 +123,33 @@ typedef struct cp_desired_opts_s {
   const char *forward_auth_url;     /* Traefik ForwardAuth address (the apiserver's
                                        /internal/auth/forward) [none: no route] */
   const char *route_entrypoints;    /* Traefik entry points, comma-separated [none: all] */
+  const char *files_image;          /* the file service sidecar's image [none: no sidecar,
+                                       no files port, no files Secret] */
+  const unsigned char *files_key;   /* the key the sidecar's token is derived from
+                                       (auth/filestoken.h); needed with files_image */
+  size_t files_key_len;
 } cp_desired_opts_t;
 
 /* The settings the children are built from: profile defaults merged with the user's
  * overrides, validated against the profile's policy. Owned by the struct; release with
  * cp_desired_effective_free. */
 typedef struct cp_desired_effective_s {
-  char *profile;           /* profile metadata.name, for messages */
-  char *image;             /* never NULL */
-  cJSON *resources;        /* {"requests":{..},"limits":{..}}, empty members omitted;
-                              values are quantity strings; never NULL (maybe {}) */
-  int64_t memory_limit;    /* bytes, -1 when there is no memory limit */
-  char *storage_size;      /* never NULL */
-  char *storage_class;     /* NULL: omit, the cluster default class is used */
-  bool retain_on_delete;   /* default true */
-  char *idle_timeout;      /* Go duration text as given, never NULL */
-  int64_t idle_timeout_ms; /* 0 disables hibernation */
-  cJSON *env;              /* array of {"name","value"}, merged; never NULL */
-  char *model_url;         /* never NULL */
-  char *model;             /* default model id at the model proxy, never NULL */
-  cJSON *trusted_proxies;  /* array of CIDR strings (maybe empty), never NULL */
+  char *profile;            /* profile metadata.name, for messages */
+  char *image;              /* never NULL */
+  cJSON *resources;         /* {"requests":{..},"limits":{..}}, empty members omitted;
+                               values are quantity strings; never NULL (maybe {}) */
+  int64_t memory_limit;     /* bytes, -1 when there is no memory limit */
+  char *storage_size;       /* never NULL */
+  char *storage_class;      /* NULL: omit, the cluster default class is used */
+  bool retain_on_delete;    /* default true */
+  char *idle_timeout;       /* Go duration text as given, never NULL */
+  int64_t idle_timeout_ms;  /* 0 disables hibernation */
+  cJSON *env;               /* array of {"name","value"}, merged; never NULL */
+  char *model_url;          /* never NULL */
+  char *model;              /* default model id at the model proxy, never NULL */
+  cJSON *trusted_proxies;   /* array of CIDR strings (maybe empty), never NULL */
+  int64_t files_max_upload; /* bytes per uploaded file (profile files.maxUploadSize [1Gi]) */
+  int64_t files_quota;      /* bytes of the whole workspace (files.quota), -1: no quota */
 } cp_desired_effective_t;
 
 /* Computes the effective settings of ur under profile. Returns 0 and fills *out (owned by
@@ -177,8 +191,9 @@ int cp_desired_config(const cJSON *ur, const cJSON *profile, const cp_desired_op
 int cp_desired_route(const cJSON *ur, const cp_desired_opts_t *opts, cJSON **mw, cJSON **route,
                      char *err, size_t errlen);
 
-/* The ClusterIP Service N: port 18789 "gateway" to the pod selected by the instance
- * labels. Needs no profile. Returns as cp_desired_pod. */
+/* The ClusterIP Service N: port 18789 "gateway" (and with opts.files_image port 8090
+ * "files") to the pod selected by the instance labels. Needs no profile. Returns as
+ * cp_desired_pod. */
 int cp_desired_service(const cJSON *ur, const cp_desired_opts_t *opts, cJSON **out, char *err,
                        size_t errlen);
 
@@ -211,6 +226,15 @@ int cp_desired_pvc(const cJSON *ur, const cJSON *profile, const cp_desired_opts_
  * as cp_desired_pod; messages never include the tokens. */
 int cp_desired_secret(const cJSON *ur, const char *gateway_token, const char *modelproxy_token,
                       cJSON **out, char *err, size_t errlen);
+
+/* The Opaque Secret N-files holding the file service's token under data[token]: the hex
+ * HMAC-SHA256 of "<namespace>/<name>/<uid>" with opts.files_key (auth/filestoken.h), which
+ * the apiserver derives on its own. The same inputs give the same Secret, so it is
+ * applied like any other child; a new key gives a new token (and, through the pod's hash,
+ * a new pod). Returns CP_ENOTFOUND when the sidecar is off (no files_image), CP_EINVAL
+ * when the key is missing or short, else as cp_desired_pod. */
+int cp_desired_files_secret(const cJSON *ur, const cp_desired_opts_t *opts, cJSON **out, char *err,
+                            size_t errlen);
 
 /* Writes 64 lowercase hex characters of 32 bytes from OpenSSL RAND_bytes and a NUL into
  * out. Returns 0, or CP_EINTERNAL when the RNG fails (out untouched). Any thread. */

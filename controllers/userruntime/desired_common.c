@@ -245,6 +245,8 @@ cp_desired_opts_t cp__desired_opts(const cp_desired_opts_t *in) {
   CP__DEF(trusted_proxies, "");
   CP__DEF(identity_header, "X-Clawplane-User");
 #undef CP__DEF
+  if (o.files_image && !*o.files_image)
+    o.files_image = NULL;
   if (o.modelproxy_port <= 0 || o.modelproxy_port > 65535)
     o.modelproxy_port = 8080;
   return o;
@@ -620,6 +622,32 @@ static int eff_idle(eff_ctx_t *c, cp_desired_effective_t *e) {
   return ok ? 0 : CP_ENOMEM;
 }
 
+/* files.maxUploadSize [1Gi] and files.quota [none] of the profile, in bytes. */
+static int eff_files(eff_ctx_t *c, cp_desired_effective_t *e) {
+  char where[160], text[CP_QUANTITY_MAX_LEN + 1];
+  int64_t milli;
+  int rc;
+  const cJSON *max = cp_json_getv(c->pspec, "files", "maxUploadSize", NULL);
+  const cJSON *quota = cp_json_getv(c->pspec, "files", "quota", NULL);
+  e->files_max_upload = (int64_t)1 << 30;
+  e->files_quota = -1;
+  if (max && !cJSON_IsNull(max)) {
+    snprintf(where, sizeof where, "profile %s files.maxUploadSize", c->pname);
+    if ((rc = qty_text(c, max, where, text, sizeof text, &milli)) < 0)
+      return rc;
+    if ((rc = cp_quantity_value(text, &e->files_max_upload)) < 0)
+      return EFF_ERR(c, CP_EINVAL, "%s \"%s\" is out of range", where, text);
+  }
+  if (quota && !cJSON_IsNull(quota)) {
+    snprintf(where, sizeof where, "profile %s files.quota", c->pname);
+    if ((rc = qty_text(c, quota, where, text, sizeof text, &milli)) < 0)
+      return rc;
+    if ((rc = cp_quantity_value(text, &e->files_quota)) < 0)
+      return EFF_ERR(c, CP_EINVAL, "%s \"%s\" is out of range", where, text);
+  }
+  return 0;
+}
+
 static bool contains_ci(const char *s, const char *needle) {
   size_t n = strlen(needle);
   for (; *s; s++)
@@ -880,8 +908,8 @@ int cp_desired_effective(const cJSON *ur, const cJSON *profile, const cp_desired
     c.pname = "(unnamed)";
   cp_desired_effective_t e = {0};
   int (*const steps[])(eff_ctx_t *, cp_desired_effective_t *) = {
-      eff_image, eff_resources, eff_storage, eff_idle,
-      eff_env,   eff_model_url, eff_model,   eff_proxies,
+      eff_image,     eff_resources, eff_storage, eff_idle,  eff_env,
+      eff_model_url, eff_model,     eff_proxies, eff_files,
   };
   int rc = 0;
   bool ok = true;

@@ -40,6 +40,7 @@ const char *const cp__desired_platform_paths[] = {
     "gateway.http.endpoints.chatCompletions",
     "models.providers.clawplane",
     "agents.defaults.model",
+    "agents.defaults.workspace",
     NULL,
 };
 
@@ -82,6 +83,11 @@ cJSON *cp__desired_platform_config(const cp__desired_ident_t *id, const cp_desir
   cJSON *agent_model =
       cp__dj_obj(cp__dj_obj(cp__dj_obj(doc, "agents", &ok), "defaults", &ok), "model", &ok);
   cp__dj_str(agent_model, "primary", primary, &ok);
+  /* The agent works in /data/workspace, the directory the file service serves, so what
+   * users upload is in front of the agent and what it writes can be taken away. */
+  cp__dj_str(
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "agents"), "defaults"),
+      "workspace", CP_DESIRED_WORKSPACE, &ok);
   if (!ok) {
     cJSON_Delete(doc);
     return NULL;

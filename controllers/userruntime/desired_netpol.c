@@ -1,6 +1,7 @@
 /* The runtime NetworkPolicy: default deny, then a short allowlist.
  *
- * Ingress: the apiserver and (optionally) the ingress controller pods, on TCP 18789.
+ * Ingress: the apiserver and (optionally) the ingress controller pods, on TCP 18789; with
+ * the file service on, a second rule admits the apiserver alone on TCP 8090.
  * Egress: DNS, the modelproxy pods, and the profile's CIDR allowlist. Each allowlisted
  * CIDR carries `except` entries for cloud metadata and private ranges, but only those
  * that are strict subsets of it: the API server refuses an except that is not inside its
@@ -188,6 +189,15 @@ static int build(const cp__desired_ident_t *id, const cJSON *profile, const char
     if (ing && (rc = peer(from, o->ingress_namespace, o->ingress_selector, ok, err, errlen)) < 0)
       return rc;
     port(cp__dj_arr(rule, "ports", ok), "TCP", CP_DESIRED_PORT, ok);
+  }
+  /* The file service: the apiserver alone, on its own port (a rule of its own, so the
+   * ingress controller never reaches 8090). */
+  if (api && o->files_image) {
+    cJSON *rule = cp__dj_obj(cJSON_GetObjectItemCaseSensitive(spec, "ingress"), NULL, ok);
+    if ((rc = peer(cp__dj_arr(rule, "from", ok), o->apiserver_namespace, o->apiserver_selector, ok,
+                   err, errlen)) < 0)
+      return rc;
+    port(cp__dj_arr(rule, "ports", ok), "TCP", CP_DESIRED_FILES_PORT, ok);
   }
 
   cJSON *egress = cp__dj_arr(spec, "egress", ok);

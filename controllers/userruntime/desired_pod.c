@@ -39,17 +39,11 @@
 #define CONFIG_DIR "/etc/clawplane/openclaw"
 #define APP_DIR "/app"
 
-int cp_desired_spec_hash(const cJSON *spec, char out[65]) {
-  if (!spec)
-    return CP_EINVAL;
-  char *text = cJSON_PrintUnformatted(spec);
-  if (!text)
-    return CP_ENOMEM;
+/* Hex SHA-256 of len bytes at data. Returns 0 or CP_EINTERNAL. */
+static int sha256_hex(const void *data, size_t len, char out[65]) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
-  int ok = EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL);
-  free(text);
-  if (!ok || mdlen != 32)
+  if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
     return CP_EINTERNAL;
   static const char hex[] = "0123456789abcdef";
   for (unsigned int i = 0; i < mdlen; i++) {
@@ -58,6 +52,17 @@ int cp_desired_spec_hash(const cJSON *spec, char out[65]) {
   }
   out[64] = '\0';
   return 0;
+}
+
+int cp_desired_spec_hash(const cJSON *spec, char out[65]) {
+  if (!spec)
+    return CP_EINVAL;
+  char *text = cJSON_PrintUnformatted(spec);
+  if (!text)
+    return CP_ENOMEM;
+  int rc = sha256_hex(text, strlen(text), out);
+  free(text);
+  return rc;
 }
 
 static void security_context(cJSON *sc, bool container, bool *ok) {
@@ -76,15 +81,20 @@ static void security_context(cJSON *sc, bool container, bool *ok) {
   cp__dj_str(cp__dj_obj(sc, "seccompProfile", ok), "type", "RuntimeDefault", ok);
 }
 
-static void probe(cJSON *c, const char *key, const char *path, int period, int timeout,
-                  int failures, bool *ok) {
+static void probe_port(cJSON *c, const char *key, const char *path, int port, int period,
+                       int timeout, int failures, bool *ok) {
   cJSON *p = cp__dj_obj(c, key, ok);
   cJSON *get = cp__dj_obj(p, "httpGet", ok);
   cp__dj_str(get, "path", path, ok);
-  cp__dj_num(get, "port", CP_DESIRED_PORT, ok);
+  cp__dj_num(get, "port", port, ok);
   cp__dj_num(p, "periodSeconds", period, ok);
   cp__dj_num(p, "timeoutSeconds", timeout, ok);
   cp__dj_num(p, "failureThreshold", failures, ok);
+}
+
+static void probe(cJSON *c, const char *key, const char *path, int period, int timeout,
+                  int failures, bool *ok) {
+  probe_port(c, key, path, CP_DESIRED_PORT, period, timeout, failures, ok);
 }
 
 static void env_literal(cJSON *env, const char *name, const char *value, bool *ok) {
@@ -216,6 +226,66 @@ static cJSON *model_check_container(const cp__desired_ident_t *id, const cp_desi
   return container_base("model-check", argv, 3, id, e, o, ok);
 }
 
+/* The init container `workspace`: makes the agent's workspace on the volume before the
+ * file service (which serves only an existing directory) and OpenClaw start. */
+static cJSON *workspace_container(const cp__desired_ident_t *id, const cp_desired_effective_t *e,
+                                  const cp_desired_opts_t *o, bool *ok) {
+  const char *argv[] = {"node", "-e",
+                        "require('fs').mkdirSync('" CP_DESIRED_WORKSPACE
+                        "',{recursive:true,mode:0o755})"};
+  return container_base("workspace", argv, 3, id, e, o, ok);
+}
+
+/* The sidecar `files` (clawplane-files): the workspace over HTTP on 8090 for the apiserver
+ * alone (NetworkPolicy), with the token from Secret N-files. It gets the volume at /data
+ * like OpenClaw, runs as the same uid (files stay the agent's), a small memory budget
+ * (it streams, it never buffers a file), and the profile's per-file upload cap. */
+static cJSON *files_container(const cp__desired_ident_t *id, const cp_desired_effective_t *e,
+                              const cp_desired_opts_t *o, bool *ok) {
+  char secret[128], maxb[32];
+  snprintf(secret, sizeof secret, "%s%s", id->name, CP_DESIRED_FILES_SUFFIX);
+  snprintf(maxb, sizeof maxb, "%lld", (long long)e->files_max_upload);
+  cJSON *c = *ok ? cJSON_CreateObject() : NULL;
+  if (!c)
+    *ok = false;
+  cp__dj_str(c, "name", CP_DESIRED_FILES_CONTAINER, ok);
+  cp__dj_str(c, "image", o->files_image, ok);
+  cJSON *cmd = cp__dj_arr(c, "command", ok);
+  const char *argv[] = {"/usr/local/bin/clawplane-files",
+                        "--root",
+                        CP_DESIRED_WORKSPACE,
+                        "--listen",
+                        "0.0.0.0:8090",
+                        "--max-upload-bytes",
+                        maxb,
+                        "--log-format",
+                        "json"};
+  for (size_t i = 0; i < sizeof argv / sizeof *argv; i++)
+    cp__dj_str(cmd, NULL, argv[i], ok);
+  env_secret(cp__dj_arr(c, "env", ok), "CLAWPLANE_FILES_TOKEN", secret, CP_DESIRED_KEY_FILES, ok);
+  cJSON *port = cp__dj_obj(cp__dj_arr(c, "ports", ok), NULL, ok);
+  cp__dj_str(port, "name", CP_DESIRED_FILES_PORT_NAME, ok);
+  cp__dj_num(port, "containerPort", CP_DESIRED_FILES_PORT, ok);
+  cp__dj_str(port, "protocol", "TCP", ok);
+  cJSON *res = cp__dj_obj(c, "resources", ok);
+  cJSON *req = cp__dj_obj(res, "requests", ok);
+  cp__dj_str(req, "cpu", "10m", ok);
+  cp__dj_str(req, "memory", "16Mi", ok);
+  cJSON *lim = cp__dj_obj(res, "limits", ok);
+  cp__dj_str(lim, "cpu", "500m", ok);
+  cp__dj_str(lim, "memory", "64Mi", ok);
+  security_context(cp__dj_obj(c, "securityContext", ok), true, ok);
+  mount(cp__dj_arr(c, "volumeMounts", ok), "state", DATA_DIR, ok);
+  probe_port(c, "readinessProbe", "/readyz", CP_DESIRED_FILES_PORT, 5, 2, 3, ok);
+  probe_port(c, "livenessProbe", "/healthz", CP_DESIRED_FILES_PORT, 10, 5, 3, ok);
+  cp__dj_str(c, "terminationMessagePolicy", "FallbackToLogsOnError", ok);
+  if (!*ok) {
+    cJSON_Delete(c);
+    return NULL;
+  }
+  return c;
+}
+
 static cJSON *container(const cp__desired_ident_t *id, const cp_desired_effective_t *e,
                         const cp_desired_opts_t *o, bool *ok) {
   static const char *const cmd[] = {"node", "openclaw.mjs", "gateway", "--bind",
@@ -245,7 +315,18 @@ static int pod_hash(cJSON *spec, const cp__desired_ident_t *id, const cp_desired
   if (both && cfg && cJSON_AddItemReferenceToObject(both, "spec", spec) &&
       cJSON_AddItemToObject(both, "config", cfg)) {
     cfg = NULL;
-    rc = cp_desired_spec_hash(both, out);
+    rc = 0;
+    /* The sidecar reads its token through secretKeyRef, which a running pod never
+     * re-reads: a new files key (a new token) must replace the pod. The key's SHA-256
+     * stands for it; neither key nor token is ever in the spec. */
+    char kid[65];
+    if (o->files_image && o->files_key) {
+      rc = sha256_hex(o->files_key, o->files_key_len, kid);
+      if (rc == 0 && !cJSON_AddStringToObject(both, "filesKey", kid))
+        rc = CP_ENOMEM;
+    }
+    if (rc == 0)
+      rc = cp_desired_spec_hash(both, out);
   }
   cJSON_Delete(cfg);
   cJSON_Delete(both);
@@ -309,8 +390,12 @@ int cp_desired_pod(const cJSON *ur, const cJSON *profile, const cp_desired_opts_
   cJSON *inits = cp__dj_arr(spec, "initContainers", &ok);
   cp__dj_add(inits, NULL, config_container(&id, &e, &o, &ok), &ok);
   cp__dj_add(inits, NULL, model_check_container(&id, &e, &o, &ok), &ok);
+  if (o.files_image)
+    cp__dj_add(inits, NULL, workspace_container(&id, &e, &o, &ok), &ok);
   cJSON *containers = cp__dj_arr(spec, "containers", &ok);
   cp__dj_add(containers, NULL, container(&id, &e, &o, &ok), &ok);
+  if (o.files_image)
+    cp__dj_add(containers, NULL, files_container(&id, &e, &o, &ok), &ok);
   cJSON *vols = cp__dj_arr(spec, "volumes", &ok);
   cJSON *v = cp__dj_obj(vols, NULL, &ok);
   cp__dj_str(v, "name", "tmp", &ok);

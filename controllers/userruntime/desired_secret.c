@@ -1,4 +1,5 @@
-/* The runtime's credentials: Secret N-credentials and the token generator.
+/* The runtime's credentials: Secret N-credentials, the token generator, and Secret N-files
+ * (the file service's token, derived from the shared key rather than drawn at random).
  *
  * Tokens are made once by the caller (cp_desired_new_token, 32 bytes from OpenSSL's
  * CSPRNG as hex) and kept in the live Secret; this builder only wraps the given values so
@@ -7,6 +8,7 @@
  * never compare equal. Stack copies of token material are wiped with OPENSSL_cleanse.
  */
 #include "userruntime/desired.h"
+#include "auth/filestoken.h"
 #include "core/error.h"
 
 #include <openssl/crypto.h>
@@ -66,6 +68,40 @@ int cp_desired_secret(const cJSON *ur, const char *gateway_token, const char *mo
   rc = add_token(data, CP_DESIRED_KEY_GATEWAY, gateway_token, &ok, err, errlen);
   if (rc == 0)
     rc = add_token(data, CP_DESIRED_KEY_MODELPROXY, modelproxy_token, &ok, err, errlen);
+  if (rc == 0 && !ok)
+    rc = cp__desired_err(err, errlen, CP_ENOMEM, "out of memory");
+  if (rc < 0) {
+    cJSON_Delete(sec);
+    return rc;
+  }
+  *out = sec;
+  return 0;
+}
+
+int cp_desired_files_secret(const cJSON *ur, const cp_desired_opts_t *opts, cJSON **out, char *err,
+                            size_t errlen) {
+  cp_desired_opts_t o = cp__desired_opts(opts);
+  cp__desired_ident_t id;
+  int rc = cp__desired_ident(ur, &id, err, errlen);
+  if (rc < 0)
+    return rc;
+  if (!o.files_image)
+    return CP_ENOTFOUND;
+  char token[CP_FILES_TOKEN_LEN + 1];
+  rc = cp_files_token(o.files_key, o.files_key_len, id.ns, id.name, id.uid, token);
+  if (rc < 0)
+    return cp__desired_err(err, errlen, rc,
+                           rc == CP_EINVAL ? "the file service needs a key of at least %d bytes "
+                                             "(controller flag --files-key-file)"
+                                           : "could not derive the file service token",
+                           CP_FILES_KEY_MIN);
+  bool ok = true;
+  cJSON *sec = cp__desired_object(&id, "v1", "Secret", CP_DESIRED_FILES_SUFFIX, true);
+  if (!sec)
+    ok = false;
+  cp__dj_str(sec, "type", "Opaque", &ok);
+  rc = add_token(cp__dj_obj(sec, "data", &ok), CP_DESIRED_KEY_FILES, token, &ok, err, errlen);
+  OPENSSL_cleanse(token, sizeof token);
   if (rc == 0 && !ok)
     rc = cp__desired_err(err, errlen, CP_ENOMEM, "out of memory");
   if (rc < 0) {

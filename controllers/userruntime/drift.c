@@ -5,6 +5,11 @@ const cp_json_rule_t cp_ur_rules_service[] = {{"", false}, {"spec/selector", tru
 
 const cp_json_rule_t cp_ur_rules_netpol[] = {{"", false}, {"spec", true}, {NULL, false}};
 
+/* The file service's token: a changed one locks the apiserver out and is applied back; an
+ * extra data key reaches no container (the sidecar reads only "token"), so "contains" is
+ * enough, and the controller needs only patch on Secrets, never update. */
+const cp_json_rule_t cp_ur_rules_files_secret[] = {{"", false}, {NULL, false}};
+
 const cp_json_rule_t cp_ur_rules_pvc[] = {{"", false}, {NULL, false}};
 
 /* The rendered OpenClaw configuration: an extra key would be an extra file in the pod. */

@@ -19,6 +19,7 @@
 extern const cp_json_rule_t cp_ur_rules_service[];
 extern const cp_json_rule_t cp_ur_rules_netpol[];
 extern const cp_json_rule_t cp_ur_rules_pvc[];
+extern const cp_json_rule_t cp_ur_rules_files_secret[];
 extern const cp_json_rule_t cp_ur_rules_config[];
 extern const cp_json_rule_t cp_ur_rules_route[];
 extern const cp_json_rule_t cp_ur_rules_pod_meta[];

@@ -8,6 +8,11 @@ docker.io/openclaw/openclaw, any tag or digest) = the OpenClaw npm package read-
 /usr/local/bin/node, WORKDIR /app, user node (1000:1000, HOME /home/node),
 NODE_ENV=production, cmd `node openclaw.mjs gateway --allow-unconfigured`.
 
+Also built in: the file service sidecar (ghcr.io/clawplane/clawplane-files, any tag) = the
+clawplane-files binary built from this repository (CLAWPLANE_FILES_BIN, default
+build/default/bin/clawplane-files) read-only at /usr/local/bin/clawplane-files, user
+1000:1000 like OpenClaw, so what it writes in the workspace belongs to the agent.
+
 More images come from a JSON file named by CLAWPLANE_RUNTIME_IMAGES:
 
   {"images": [{"match": ["registry.example/team/tool", "example.org/*"],
@@ -67,8 +72,28 @@ def openclaw_image(node, openclaw_dir):
     }
 
 
+def files_image(binary):
+    binary = os.path.realpath(binary)
+    return {
+        "name": "clawplane-files",
+        "match": ["ghcr.io/clawplane/clawplane-files"],
+        "mounts": [{"source": binary, "target": "/usr/local/bin/clawplane-files"}],
+        "env": {"PATH": DEFAULT_PATH},
+        "entrypoint": ["/usr/local/bin/clawplane-files"],
+        "cmd": [],
+        "workingDir": "/",
+        "user": "1000:1000",
+        "dirs": [],
+        "passwd": ["node:x:1000:1000::/home/node:/bin/sh"],
+        "group": ["node:x:1000:"],
+        "missing": None if os.path.exists(binary) else
+        ("not built here: %s is missing (build the clawplane-files target, or set "
+         "CLAWPLANE_FILES_BIN)" % binary),
+    }
+
+
 class Images:
-    def __init__(self, node, openclaw_dir, map_file=None):
+    def __init__(self, node, openclaw_dir, map_file=None, files_bin=None):
         self.images = []
         self.map_file = map_file
         if map_file:
@@ -78,6 +103,8 @@ class Images:
                     img.setdefault("env", {"PATH": DEFAULT_PATH})
                     self.images.append(img)
         self.images.append(openclaw_image(node, openclaw_dir))
+        if files_bin:
+            self.images.append(files_image(files_bin))
 
     def lookup(self, image):
         repo = repository(image)

@@ -12,6 +12,8 @@ int cp_api_route_match(const char *pattern, const char *path, cp_api_params_t *p
   cp_api_params_t got = {{0}, {0}};
   const char *p = pattern, *s = path;
   while (*p && *s) {
+    if (!strcmp(p, "{path}"))
+      break; /* the rest of the path, slashes included: the caller reads it from the path */
     if (*p == '{') {
       const char *pe = strchr(p, '}');
       size_t sl = strcspn(s, "/");
@@ -29,6 +31,8 @@ int cp_api_route_match(const char *pattern, const char *path, cp_api_params_t *p
     p++;
     s++;
   }
+  if (!strcmp(p, "{path}"))
+    p += 6, s += strlen(s);
   if (*p || *s)
     return 0;
   if (params)

@@ -5,7 +5,9 @@
  * bsearch, the element size is passed), so the caller keeps its handlers beside the
  * patterns and this file stays pure: no I/O, no allocation, any thread. A pattern is a
  * literal path in which a whole segment may be a parameter in braces: "{user}" is the user
- * segment, any other name ("{id}") the second parameter. HEAD matches a GET route (the HTTP
+ * segment, any other name ("{id}") the second parameter. A pattern ending in "{path}" matches
+ * any rest of the path, slashes included, also an empty one; its value is not copied
+ * (the caller takes it from the path). HEAD matches a GET route (the HTTP
  * server sends no body for it). Every other method is taken literally: TRACE, OPTIONS,
  * PATCH or a WebDAV method finds no route, so a known path answers it with 405.
  */

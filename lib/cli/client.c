@@ -5,11 +5,13 @@
 #include "cli/client.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/table.h"
 #include "core/buf.h"
@@ -116,8 +118,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   return cp_buf_append(b, p, size * n) == 0 ? size * n : 0;
 }
 
-static int prepare(cp_cli_client_t *c, const char *method, const char *path, const char *accept,
-                   struct curl_slist **hdrs, cp_cli_status_t *st) {
+static int prepare_as(cp_cli_client_t *c, const char *method, const char *path, const char *accept,
+                      const char *ctype, struct curl_slist **hdrs, cp_cli_status_t *st) {
   char url[2048];
   int w = snprintf(url, sizeof url, "%s%s", c->server, path);
   if (w < 0 || (size_t)w >= sizeof url) {
@@ -142,7 +144,9 @@ static int prepare(cp_cli_client_t *c, const char *method, const char *path, con
   char acc[64];
   snprintf(acc, sizeof acc, "Accept: %s", accept);
   struct curl_slist *l = curl_slist_append(NULL, acc);
-  struct curl_slist *l2 = l ? curl_slist_append(l, "Content-Type: application/json") : NULL;
+  char ct[80];
+  snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+  struct curl_slist *l2 = l ? curl_slist_append(l, ct) : NULL;
   if (!l2) {
     curl_slist_free_all(l);
     return CP_ENOMEM;
@@ -150,6 +154,11 @@ static int prepare(cp_cli_client_t *c, const char *method, const char *path, con
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, l2);
   *hdrs = l2;
   return 0;
+}
+
+static int prepare(cp_cli_client_t *c, const char *method, const char *path, const char *accept,
+                   struct curl_slist **hdrs, cp_cli_status_t *st) {
+  return prepare_as(c, method, path, accept, "application/json", hdrs, st);
 }
 
 int cp_cli_call(cp_cli_client_t *c, const char *method, const char *path, const cJSON *body,
@@ -314,6 +323,136 @@ out:
   curl_multi_cleanup(m);
   cp_sse_free(&s.sse);
   cp_buf_free(&s.err);
+  curl_slist_free_all(hdrs);
+  return rc;
+}
+
+/* --- file transfers: bodies streamed between a file descriptor and the server ---------- */
+
+typedef struct xfer_s {
+  cp_cli_client_t *c;
+  int in_fd;  /* upload: the bytes sent; -1 otherwise */
+  int out_fd; /* download: where a 2xx body goes; -1: into body */
+  long http;
+  cp_buf_t body; /* an error answer, or an upload's JSON answer */
+  int io_errno;  /* reading or writing a descriptor failed */
+  cp_cli_progress_fn progress;
+  void *ud;
+} xfer_t;
+
+static size_t xfer_write(char *p, size_t size, size_t n, void *ud) {
+  xfer_t *x = ud;
+  size_t len = size * n;
+  if (x->http == 0)
+    curl_easy_getinfo(x->c->h, CURLINFO_RESPONSE_CODE, &x->http);
+  if (x->http < 200 || x->http > 299 || x->out_fd < 0)
+    return cp_buf_append(&x->body, p, len) == 0 ? len : 0;
+  for (size_t off = 0; off < len;) {
+    ssize_t w = write(x->out_fd, p + off, len - off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      x->io_errno = w < 0 ? errno : EIO;
+      return 0;
+    }
+    off += (size_t)w;
+  }
+  return len;
+}
+
+static size_t xfer_read(char *p, size_t size, size_t n, void *ud) {
+  xfer_t *x = ud;
+  for (;;) {
+    ssize_t r = read(x->in_fd, p, size * n);
+    if (r >= 0)
+      return (size_t)r;
+    if (errno != EINTR) {
+      x->io_errno = errno;
+      return CURL_READFUNC_ABORT;
+    }
+  }
+}
+
+static int xfer_info(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                     curl_off_t ulnow) {
+  xfer_t *x = ud;
+  if (x->progress) {
+    if (x->in_fd >= 0)
+      x->progress((unsigned long long)ulnow, (unsigned long long)ultotal, x->ud);
+    else
+      x->progress((unsigned long long)dlnow, (unsigned long long)dltotal, x->ud);
+  }
+  return 0;
+}
+
+/* Runs a prepared transfer and maps its outcome like cp_cli_call. */
+static int xfer_run(xfer_t *x, cJSON **out, cp_cli_status_t *st) {
+  CURL *h = x->c->h;
+  cp_buf_init(&x->body, 64 * 1024);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, xfer_write);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xfer_info);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
+  CURLcode cc = curl_easy_perform(h);
+  long http = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
+  int rc = 0;
+  if (x->io_errno) {
+    snprintf(st->message, sizeof st->message, "%s", strerror(x->io_errno));
+    rc = CP_EIO;
+  } else if (http && (http < 200 || http > 299)) {
+    status_from_body(st, http, &x->body); /* also when it answered before the body was sent */
+    rc = cp_kube_http_error(http);
+  } else if (cc != CURLE_OK) {
+    snprintf(st->message, sizeof st->message, "%.300s: %s", x->c->server, curl_easy_strerror(cc));
+    rc = code_of_curl(cc);
+  } else {
+    st->http = http;
+    cJSON *root = NULL;
+    if (out && x->body.len && cp_json_parse(x->body.data, x->body.len, CP_CLI_BODY_MAX, &root) == 0)
+      *out = root;
+    if (x->progress) {
+      curl_off_t total = 0;
+      curl_easy_getinfo(h, x->in_fd >= 0 ? CURLINFO_SIZE_UPLOAD_T : CURLINFO_SIZE_DOWNLOAD_T,
+                        &total);
+      x->progress((unsigned long long)total, (unsigned long long)total, x->ud);
+    }
+  }
+  cp_buf_free(&x->body);
+  return rc;
+}
+
+int cp_cli_download(cp_cli_client_t *c, const char *path, int fd, cp_cli_progress_fn progress,
+                    void *ud, cp_cli_status_t *st) {
+  memset(st, 0, sizeof *st);
+  struct curl_slist *hdrs = NULL;
+  int rc = prepare(c, "GET", path, "*/*", &hdrs, st);
+  if (rc)
+    return rc;
+  xfer_t x = {.c = c, .in_fd = -1, .out_fd = fd, .progress = progress, .ud = ud};
+  rc = xfer_run(&x, NULL, st);
+  curl_slist_free_all(hdrs);
+  return rc;
+}
+
+int cp_cli_upload(cp_cli_client_t *c, const char *path, int fd, long long size,
+                  cp_cli_progress_fn progress, void *ud, cJSON **out, cp_cli_status_t *st) {
+  memset(st, 0, sizeof *st);
+  struct curl_slist *hdrs = NULL;
+  int rc = prepare_as(c, "PUT", path, "application/json", "application/octet-stream", &hdrs, st);
+  if (rc)
+    return rc;
+  xfer_t x = {.c = c, .in_fd = fd, .out_fd = -1, .progress = progress, .ud = ud};
+  curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, NULL);
+  curl_easy_setopt(c->h, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(c->h, CURLOPT_READFUNCTION, xfer_read);
+  curl_easy_setopt(c->h, CURLOPT_READDATA, &x);
+  if (size >= 0)
+    curl_easy_setopt(c->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+  rc = xfer_run(&x, out, st);
   curl_slist_free_all(hdrs);
   return rc;
 }

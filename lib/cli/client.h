@@ -53,6 +53,23 @@ typedef void (*cp_cli_tick_fn)(void *ud);
 int cp_cli_stream(cp_cli_client_t *c, const char *path, long timeout_ms, cp_cli_event_fn on_event,
                   cp_cli_tick_fn on_tick, void *ud, cp_cli_status_t *st);
 
+/* Progress of a transfer: bytes done and the total (0 while unknown). Called about ten
+ * times a second and once at the end. May be NULL. */
+typedef void (*cp_cli_progress_fn)(unsigned long long done, unsigned long long total, void *ud);
+
+/* GETs path and streams a 2xx body into fd as it arrives (nothing is held whole). An
+ * error answer is read (capped) into st like cp_cli_call's, and nothing is written to
+ * fd. Returns 0, CP_EIO (writing fd failed; st says why) or as cp_cli_call. No overall
+ * timeout: a stalled transfer (no byte for 60 s) fails with CP_ETIMEOUT. */
+int cp_cli_download(cp_cli_client_t *c, const char *path, int fd, cp_cli_progress_fn progress,
+                    void *ud, cp_cli_status_t *st);
+
+/* PUTs the bytes of fd to path as application/octet-stream, read as they are sent: with
+ * Content-Length when size >= 0, chunked otherwise (a pipe). On 2xx returns 0 and the
+ * parsed answer in *out (may be NULL). Returns as cp_cli_download (CP_EIO: reading fd). */
+int cp_cli_upload(cp_cli_client_t *c, const char *path, int fd, long long size,
+                  cp_cli_progress_fn progress, void *ud, cJSON **out, cp_cli_status_t *st);
+
 /* Escapes s for one path segment or query value into dst (n bytes). Returns 0 or
  * CP_ETOOBIG. */
 int cp_cli_escape(const char *s, char *dst, size_t n);

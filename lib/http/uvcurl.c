@@ -198,6 +198,18 @@ int cp_uvcurl_remove(cp_uvcurl_t *m, CURL *easy) {
   return 0;
 }
 
+int cp_uvcurl_unpause(cp_uvcurl_t *m, CURL *easy) {
+  if (!m || !easy || m->closing || m->running <= 0)
+    return CP_EINVAL;
+  if (curl_easy_pause(easy, CURLPAUSE_CONT) != CURLE_OK)
+    return CP_EIO;
+  /* A paused transfer's socket may have no event left to report (the bytes are already in
+   * libcurl's buffer, or the upload side waits for data we now have): run the timeout
+   * action on the next turn, which drives every transfer due, this one included. */
+  uv_timer_start(&m->timer, on_timer, 0, 0);
+  return 0;
+}
+
 int cp_uvcurl_running(const cp_uvcurl_t *m) {
   return m ? m->running : 0;
 }

@@ -5,9 +5,9 @@
  * socket) and when to wake it (CURLMOPT_TIMERFUNCTION: one uv_timer_t); both call
  * curl_multi_socket_action, after which finished transfers are handed to the done
  * callback. Connections (and their TLS sessions) are cached by the multi handle, so easy
- * handles need not be reused for keep-alive. Pausing a transfer (CURL_WRITEFUNC_PAUSE)
- * and resuming it with curl_easy_pause work as usual; resume from loop callbacks, never
- * from inside a libcurl callback.
+ * handles need not be reused for keep-alive. A transfer pauses itself from its callbacks
+ * (CURL_WRITEFUNC_PAUSE, CURL_READFUNC_PAUSE: backpressure in either direction) and is
+ * resumed with cp_uvcurl_unpause from loop callbacks, never from inside a libcurl callback.
  *
  * Threading: everything runs on the loop thread. Memory of the poll and timer handles is
  * released in their close callbacks; the multi handle's once all of them closed.
@@ -40,6 +40,15 @@ int cp_uvcurl_add(cp_uvcurl_t *m, CURL *easy);
  * transfer was mid-way) and done is not called. Only for a transfer added here whose done
  * has not run. Returns 0 or CP_EINVAL. Loop thread, not from inside a libcurl callback. */
 int cp_uvcurl_remove(cp_uvcurl_t *m, CURL *easy);
+
+/* Resumes a transfer that paused itself (its read callback returned CURL_READFUNC_PAUSE
+ * or its write callback CURL_WRITEFUNC_PAUSE), both directions, and has the driver run it
+ * on the next loop turn even when its socket shows no new event (libcurl may hold data it
+ * already read). Data libcurl kept back may be delivered to the write callback from
+ * inside this call; the callback may pause again. Returns 0, CP_EINVAL (not a running
+ * transfer of m) or CP_EIO (libcurl refused: the transfer failed, its done will say).
+ * Loop thread, not from inside a libcurl callback. */
+int cp_uvcurl_unpause(cp_uvcurl_t *m, CURL *easy);
 
 /* Number of transfers running. */
 int cp_uvcurl_running(const cp_uvcurl_t *m);

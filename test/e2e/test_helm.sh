@@ -353,7 +353,7 @@ expect_rules controller "$rtns" \
   "services [] [get list watch create patch]" \
   "persistentvolumeclaims [] [get list watch create patch]" \
   "networkpolicies.networking.k8s.io [] [get list watch create patch]" \
-  "secrets [] [get list watch create]" \
+  "secrets [] [get list watch create patch]" \
   "events [] [create]" \
   "userruntimes.clawplane.io [] [get list watch]" \
   "userruntimes.clawplane.io/status [] [patch]" \
@@ -366,6 +366,7 @@ expect_rules controller "$ns" \
 expect_rules apiserver "$rtns" \
   "userruntimes.clawplane.io [] [get list watch create patch delete]" \
   "userruntimes.clawplane.io/status [] [patch]" \
+  "pods [] [get]" \
   "$profiles_r"
 expect_rules apiserver "$ns" "$profiles_r"
 expect_rules modelproxy "$rtns" \
@@ -394,7 +395,10 @@ cannot apiserver update userruntimes.clawplane.io "$rtns"
 cannot apiserver create userruntimes.clawplane.io default
 cannot apiserver patch runtimeprofiles.clawplane.io "$ns"
 can apiserver patch userruntimes.clawplane.io "$rtns"
-ok "apiserver: cannot create pods, read secrets, PUT UserRuntimes, write outside $rtns or touch profiles"
+can apiserver get pods "$rtns"
+cannot apiserver list pods "$rtns"
+cannot apiserver get pods "$ns"
+ok "apiserver: cannot create or list pods (gets one by name for the file API), read secrets, PUT UserRuntimes, write outside $rtns or touch profiles"
 cannot controller patch userruntimes.clawplane.io "$rtns"
 cannot controller update userruntimes.clawplane.io "$rtns"
 cannot controller create pods "$ns"
@@ -462,12 +466,17 @@ sa_kubeconfig() {
   printf '%s' "$f"
 }
 kc=$(sa_kubeconfig controller) || fail "no kubeconfig for the controller ServiceAccount"
+# The file service key the chart generated, where the pods mount it.
+(umask 077 && kubectl -n "$ns" get secret "$fn-files-key" -o jsonpath='{.data.key}' | base64 -d >"$tmp/files.key")
+[ "$(wc -c <"$tmp/files.key")" -ge 32 ] || fail "the chart's files key Secret holds fewer than 32 bytes"
 # args_of <component>: the container args of the release's Deployment, one per line, with
-# --http-address moved to a free loopback port: the binaries run here exactly as configured.
+# --http-address moved to a free loopback port and the files key file to its copy here:
+# the binaries run here exactly as configured.
 args_of() {
   kubectl -n "$ns" get "deploy/$fn-$1" \
     -o jsonpath='{range .spec.template.spec.containers[0].args[*]}{@}{"\n"}{end}' |
-    sed 's/^--http-address=.*/--http-address=127.0.0.1:0/'
+    sed -e 's/^--http-address=.*/--http-address=127.0.0.1:0/' \
+      -e "s|^--files-key-file=.*|--files-key-file=$tmp/files.key|"
 }
 # env_of <component> <name>: a plain value from the Deployment's environment.
 env_of() {
@@ -488,13 +497,15 @@ kubectl -n "$rtns" wait --for=condition=Ready ur/alice --timeout=90s >/dev/null 
   fail "ur/alice not Ready: $(kubectl -n "$rtns" get ur alice -o jsonpath='{.status}')
 the controller's last words: $(tail -n 30 "$tmp/controller.log")"
 ok "ur/alice Ready, reconciled by the controller under ServiceAccount $fn-controller"
-for o in pod/alice svc/alice networkpolicy/alice pvc/alice-state secret/alice-credentials; do
+for o in pod/alice svc/alice networkpolicy/alice pvc/alice-state secret/alice-credentials secret/alice-files; do
   kubectl -n "$rtns" get "$o" >/dev/null 2>&1 || fail "$o missing in $rtns"
 done
+[ -n "$(kubectl -n "$rtns" get pod/alice -o jsonpath='{.spec.containers[?(@.name=="files")].image}')" ] ||
+  fail "the runtime pod has no file service sidecar (images.files)"
 [ "$(kubectl -n "$ns" get lease clawplane-controller -o jsonpath='{.spec.holderIdentity}')" != "" ] ||
   fail "the controller holds no Lease in $ns"
 grep -qi 'forbidden' "$tmp/controller.log" && fail "the controller was refused something: $(grep -i forbidden "$tmp/controller.log" | head -3)"
-ok "Pod, Service, NetworkPolicy, PVC, Secret created; Lease held; nothing forbidden"
+ok "Pod (with the files sidecar), Service, NetworkPolicy, PVC, Secrets (credentials, files) created; Lease held; nothing forbidden"
 kubectl -n "$rtns" wait --for=jsonpath='{.status.phase}'=Bound pvc/alice-state --timeout=60s >/dev/null ||
   fail "pvc/alice-state not Bound"
 kill "$ctl_pid"

@@ -107,6 +107,30 @@ password in PGPASSWORD (libpq reads it), from the PostgreSQL Secret. */}}
 {{- default (printf "%s-bootstrap-admin" (include "clawplane.fullname" .)) .Values.apiserver.bootstrapAdmin.existingSecret -}}
 {{- end -}}
 
+{{/* The file service: on when images.files names a repository. Its key's Secret. */}}
+{{- define "clawplane.files.enabled" -}}
+{{- if .Values.images.files.repository }}true{{ end -}}
+{{- end -}}
+{{- define "clawplane.files.secret" -}}
+{{- default (printf "%s-files-key" (include "clawplane.fullname" .)) .Values.files.existingSecret -}}
+{{- end -}}
+
+{{/* The args, mount and volume that give a control-plane pod the files key. */}}
+{{- define "clawplane.files.keyArg" -}}
+- --files-key-file=/etc/clawplane/files/key
+{{- end -}}
+{{- define "clawplane.files.keyMount" -}}
+- {name: files-key, mountPath: /etc/clawplane/files, readOnly: true}
+{{- end -}}
+{{- define "clawplane.files.keyVolume" -}}
+- name: files-key
+  secret:
+    secretName: {{ include "clawplane.files.secret" . }}
+    defaultMode: 0400
+    items:
+      - {key: {{ .Values.files.secretKey }}, path: key}
+{{- end -}}
+
 {{/* Pod-level security context of the control-plane pods (Pod Security "restricted"). */}}
 {{- define "clawplane.podSecurityContext" -}}
 runAsNonRoot: true

@@ -122,6 +122,20 @@ static void allow_is_cut_at_a_whole_method(void **state) {
   assert_string_equal(tiny, "");
 }
 
+/* A trailing {path} takes the rest of the path, slashes and all, or nothing. */
+static void trailing_path_takes_the_rest(void **state) {
+  (void)state;
+  const char *pat = "/api/v1/users/{user}/files/{path}";
+  cp_api_params_t p;
+  assert_int_equal(cp_api_route_match(pat, "/api/v1/users/alice/files/a/b c/d.txt", &p), 1);
+  assert_string_equal(p.user, "alice");
+  assert_int_equal(cp_api_route_match(pat, "/api/v1/users/alice/files/", &p), 1);
+  assert_int_equal(cp_api_route_match(pat, "/api/v1/users/alice/files", &p), 0);
+  assert_int_equal(cp_api_route_match(pat, "/api/v1/users/alice/filesx/a", &p), 0);
+  /* elsewhere it is a plain one-segment parameter */
+  assert_int_equal(cp_api_route_match("/a/{path}/b", "/a/x/y/b", &p), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(finds_routes_and_parameters),
@@ -129,6 +143,7 @@ int main(void) {
       cmocka_unit_test(unknown_paths_are_not_found),
       cmocka_unit_test(other_methods_get_405_with_allow),
       cmocka_unit_test(allow_is_cut_at_a_whole_method),
+      cmocka_unit_test(trailing_path_takes_the_rest),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

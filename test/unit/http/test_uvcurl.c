@@ -96,7 +96,7 @@ static void on_done(CURL *easy, CURLcode result, void *ud) {
 static void resume_cb(uv_timer_t *t) {
   xfer_t *x = t->data;
   x->paused = 0;
-  curl_easy_pause(x->easy, CURLPAUSE_CONT);
+  assert_int_equal(cp_uvcurl_unpause(x->e->m, x->easy), 0);
 }
 
 static size_t on_write(char *data, size_t size, size_t n, void *ud) {
@@ -202,6 +202,8 @@ static void pause_and_resume(void **state) {
   assert_int_equal(x.result, CURLE_OK);
   assert_int_equal(x.got, (size_t)CHUNKS * CHUNK); /* refused deliveries came again */
   assert_true(x.deliveries > CHUNKS / 2);
+  /* with nothing running there is nothing to resume */
+  assert_int_equal(cp_uvcurl_unpause(e->m, x.easy), CP_EINVAL);
   finish(&x);
 }
 

@@ -115,8 +115,29 @@ static void netpol_and_service_extra_keys_are_drift(void **state) {
   cJSON_Delete(d);
 }
 
+/* The file service's Secret: in place as listed, also with an extra key nobody reads; a
+ * changed token is drift (applied back). */
+static void files_secret_data_is_exact(void **state) {
+  (void)state;
+  static const unsigned char key[] = "0123456789abcdef0123456789abcdef";
+  cp_desired_opts_t o = {.files_image = "files:1", .files_key = key, .files_key_len = 32};
+  cJSON *ur = fx_ur(), *d = NULL;
+  assert_int_equal(cp_desired_files_secret(ur, &o, &d, NULL, 0), 0);
+  cJSON *live = as_listed(d);
+  assert_null(cp_json_drift(live, d, cp_ur_rules_files_secret));
+  cJSON *data = cJSON_GetObjectItem(live, "data");
+  cJSON_AddStringToObject(data, "extra", "c2VjcmV0");
+  assert_null(cp_json_drift(live, d, cp_ur_rules_files_secret));
+  cJSON_ReplaceItemInObject(data, "token", cJSON_CreateString("b3RoZXI="));
+  assert_non_null(cp_json_drift(live, d, cp_ur_rules_files_secret));
+  cJSON_Delete(live);
+  cJSON_Delete(d);
+  cJSON_Delete(ur);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(files_secret_data_is_exact),
       cmocka_unit_test(listed_children_are_in_place),
       cmocka_unit_test(pod_server_defaults_are_not_drift),
       cmocka_unit_test(pod_hand_edits_are_drift),
