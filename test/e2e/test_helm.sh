@@ -201,11 +201,12 @@ kubectl create ns "$ns" >/dev/null
 # The control plane's own pods must pass Pod Security "restricted" too.
 kubectl label ns "$ns" pod-security.kubernetes.io/enforce=restricted \
   pod-security.kubernetes.io/warn=restricted >/dev/null
-# The two Secrets the chart expects and never creates (values.yaml tells how).
+# The Secrets the chart expects and never creates (values.yaml tells how).
 kubectl -n "$ns" create secret generic "$fn-bootstrap-admin" --from-literal=username=admin \
   --from-literal=password="$(openssl rand -base64 24)" >/dev/null
 kubectl -n "$ns" create secret generic "$fn-postgresql" --from-literal=password="$(openssl rand -hex 24)" >/dev/null
-secret_state() { kubectl -n "$ns" get secret "$fn-bootstrap-admin" "$fn-postgresql" -o jsonpath='{range .items[*]}{.metadata.uid} {.data}{"\n"}{end}'; }
+kubectl -n "$ns" create secret generic "$fn-files-key" --from-literal=key="$(openssl rand -hex 32)" >/dev/null
+secret_state() { kubectl -n "$ns" get secret "$fn-bootstrap-admin" "$fn-postgresql" "$fn-files-key" -o jsonpath='{range .items[*]}{.metadata.uid} {.data}{"\n"}{end}'; }
 secrets_before=$(secret_state)
 installed=1
 # Whether Traefik's API is served decides the controller's route rules (helm's

@@ -109,6 +109,7 @@ kubectl label ns "$ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
 kubectl -n "$ns" create secret generic "$fn-bootstrap-admin" --from-literal=username=admin \
   --from-literal=password="$(openssl rand -base64 24)" >/dev/null
 kubectl -n "$ns" create secret generic "$fn-postgresql" --from-literal=password="$(openssl rand -hex 24)" >/dev/null
+kubectl -n "$ns" create secret generic "$fn-files-key" --from-literal=key="$(openssl rand -hex 32)" >/dev/null
 values=(--set postgresql.bundled.enabled=true --set postgresql.bundled.storage.size=1Gi)
 t0=$(date +%s%N)
 helm install "$rel" "$CHART" --version "$CHART_VERSION" --plain-http -n "$ns" "${values[@]}" \
