@@ -369,7 +369,9 @@ expect_rules apiserver "$rtns" \
   "userruntimes.clawplane.io/status [] [patch]" \
   "pods [] [get]" \
   "$profiles_r"
-expect_rules apiserver "$ns" "$profiles_r"
+expect_rules apiserver "$ns" \
+  "leases.coordination.k8s.io [clawplane-controller] [get]" \
+  "$profiles_r"
 expect_rules modelproxy "$rtns" \
   "secrets [] [get list watch]" \
   "userruntimes.clawplane.io [] [get list]" \
