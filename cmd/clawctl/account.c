@@ -30,14 +30,32 @@ static void usage_row(cp_cli_table_t *t, const char *model, const cJSON *u) {
   cp_cli_table_add(t, row);
 }
 
+/* YYYY-MM with a month 01..12. */
+static int is_month(const char *s) {
+  for (int i = 0; i < 7; i++)
+    if (i == 4 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
+      return 0;
+  int m = (s[5] - '0') * 10 + (s[6] - '0');
+  return s[7] == '\0' && m >= 1 && m <= 12;
+}
+
 int ctl_cmd_usage(ctl_t *ctl, int argc, char **argv) {
-  ctl_opt_t o[] = {{"--user", 1, NULL}};
-  int rc = ctl_parse(ctl, argc, argv, o, 1, NULL, 0, 0);
+  ctl_opt_t o[] = {{"--user", 1, NULL}, {"--month", 1, NULL}};
+  int rc = ctl_parse(ctl, argc, argv, o, 2, NULL, 0, 0);
   if (rc)
     return rc;
+  if (o[1].value && !is_month(o[1].value)) {
+    fprintf(stderr, "clawctl usage: --month takes YYYY-MM (e.g. 2026-11), not \"%s\"\n",
+            o[1].value);
+    return EXIT_USAGE;
+  }
   char path[512];
   if ((rc = user_path(o[0].value, "/usage", path, sizeof path)))
     return rc;
+  if (o[1].value) {
+    size_t n = strlen(path);
+    snprintf(path + n, sizeof path - n, "?month=%s", o[1].value);
+  }
   cJSON *u = NULL;
   if ((rc = ctl_call(ctl, "usage", "GET", path, NULL, &u)))
     return rc;
@@ -54,6 +72,17 @@ int ctl_cmd_usage(ctl_t *ctl, int argc, char **argv) {
     usage_row(t, "TOTAL", cJSON_GetObjectItemCaseSensitive(u, "total"));
     cp_cli_table_print(t, stdout);
     cp_cli_table_free(t);
+    const cJSON *months = cJSON_GetObjectItemCaseSensitive(u, "months");
+    if (cJSON_GetArraySize(months) > 0) {
+      const char *hm[] = {"MONTH", "REQUESTS", "PROMPT-TOKENS", "COMPLETION-TOKENS", "COST-USD"};
+      t = cp_cli_table_new(5, hm);
+      cJSON_ArrayForEach(m, months) {
+        usage_row(t, ctl_str(m, "month", model, sizeof model), m);
+      }
+      printf("\nThe last twelve months with usage:\n");
+      cp_cli_table_print(t, stdout);
+      cp_cli_table_free(t);
+    }
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(u, "quota");
     char b[4][64];
     printf("\nQuota (- = the profile's default): tokens/month %s, cost/month (micro-USD) %s, "

@@ -61,7 +61,9 @@ static const ctl_cmd_t commands[] = {
      ctl_cmd_open},
     {"events", "clawctl events [--user U] [--timeout SECONDS]",
      "Follows your runtime's status changes as they happen (Ctrl-C ends).", ctl_cmd_events},
-    {"usage", "clawctl usage [--user U]", "This month's model usage and your quota.",
+    {"usage", "clawctl usage [--user U] [--month YYYY-MM]",
+     "Model usage in a month (this one by default) by model, the last twelve months, and your "
+     "quota.",
      ctl_cmd_usage},
     {"files ls", "clawctl files ls [PATH] [--user U]",
      "Lists a directory of your runtime's workspace (the root without PATH), or one file.",

@@ -200,7 +200,13 @@ has "$err" "the server refused the credentials .*Log in again: clawctl login"
 run 0 usage
 has "$out" "^Usage of alice in [0-9]{4}-[0-9]{2}$"
 has "$out" "^TOTAL +0 +0 +0 +0.0000$"
-ok "tokens create prints the token once on stdout, CLAWCTL_TOKEN/CLAWCTL_SERVER override, revoke ends it; usage table"
+run 0 usage --month 2025-01
+has "$out" "^Usage of alice in 2025-01$"
+run 0 -o json usage --month 2025-02
+[ "$(jq -r .month <<<"$out")" = 2025-02 ] || fail "usage --month 2025-02 -o json: $out"
+run 2 usage --month 2025-13
+has "$err" "--month takes YYYY-MM \(e.g. 2026-11\), not \"2025-13\""
+ok "tokens create prints the token once on stdout, CLAWCTL_TOKEN/CLAWCTL_SERVER override, revoke ends it; usage table, --month"
 
 say "admin: runtimes, quota, audit, disable"
 run 0 config use-context "root@127.0.0.1:$port"
