@@ -2,6 +2,8 @@
  * than cancellation are reported to on_error and retried after cp_kube_backoff_ms. */
 #include "kube/informer.h"
 #include "core/error.h"
+#include "json/intern.h"
+#include "json/json.h"
 #include "kube/watch.h"
 
 #include <pthread.h>
@@ -15,6 +17,8 @@ struct cp_informer_s {
   cp_gvr_t gvr;
   char *group, *version, *resource;
   char *ns, *labels, *fields;
+  void (*project)(cJSON *obj, void *ud);
+  void *project_ud;
   cp_informer_handlers_t h;
   cp_store_t store;
   pthread_t thread;
@@ -46,6 +50,8 @@ int cp_informer_new(const cp_kubeconfig_t *cfg, const cp_kube_client_opts_t *cop
   inf->labels = dup_or_null(opts->label_selector);
   inf->fields = dup_or_null(opts->field_selector);
   inf->gvr = (cp_gvr_t){inf->group, inf->version, inf->resource, opts->gvr.namespaced};
+  inf->project = opts->project;
+  inf->project_ud = opts->project_ud;
   if (h)
     inf->h = *h;
   if (!inf->group || !inf->version || !inf->resource || (opts->namespace_ && !inf->ns) ||
@@ -58,6 +64,47 @@ int cp_informer_new(const cp_kubeconfig_t *cfg, const cp_kube_client_opts_t *cop
     return rc;
   }
   *out = inf;
+  return 0;
+}
+
+/* --- what enters the cache ------------------------------------------------------------ */
+
+void cp_informer_strip(cJSON *obj) {
+  cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+  if (!cJSON_IsObject(md))
+    return;
+  cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+  cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+  if (cJSON_IsObject(ann))
+    cJSON_DeleteItemFromObjectCaseSensitive(ann,
+                                            "kubectl.kubernetes.io/last-applied-configuration");
+}
+
+/* Wraps a server object (taken) for the cache: stripped, projected by the owner, its member
+ * names shared with every other cached object's. */
+static int admit(cp_informer_t *inf, cJSON *json, cp_obj_t **out) {
+  cp_informer_strip(json);
+  if (json && inf->project)
+    inf->project(json, inf->project_ud);
+  cp_json_intern_keys(json);
+  return cp_obj_new(json, out);
+}
+
+/* Puts o (taken) in the store and tells the handlers what it replaced, if anything. */
+static int put_and_notify(cp_informer_t *inf, cp_obj_t *o) {
+  cp_obj_t *old = NULL;
+  cp_obj_ref(o);
+  if (cp_store_put(&inf->store, o, &old) != 0) {
+    cp_obj_unref(o);
+    cp_obj_unref(o);
+    return CP_ENOMEM;
+  }
+  if (old && inf->h.on_update)
+    inf->h.on_update(old, o, inf->h.ud);
+  else if (!old && inf->h.on_add)
+    inf->h.on_add(o, inf->h.ud);
+  cp_obj_unref(old);
+  cp_obj_unref(o);
   return 0;
 }
 
@@ -75,6 +122,43 @@ static void collect_gone(const char *key, void *value, void *ud) {
     s->gone[s->ngone++] = cp_obj_ref(value);
 }
 
+/* A list's items into the store: an object whose resourceVersion the cache already has
+ * is kept as it is, without an event. */
+static void take_page(cp_informer_t *inf, cJSON *page, seen_t *seen) {
+  cJSON *items = cJSON_GetObjectItemCaseSensitive(page, "items");
+  cJSON *item;
+  while (cJSON_IsArray(items) && (item = cJSON_DetachItemFromArray(items, 0)) != NULL) {
+    cp_obj_t *o = NULL;
+    if (admit(inf, item, &o) != 0)
+      continue; /* no name: not an object we can key */
+    cp_map_put(&seen->keys, o->key, NULL, NULL);
+    cp_obj_t *old = cp_store_get(&inf->store, o->key);
+    int same = old && strcmp(old->resource_version, o->resource_version) == 0;
+    cp_obj_unref(old);
+    if (same)
+      cp_obj_unref(o);
+    else
+      put_and_notify(inf, o);
+  }
+}
+
+/* Whatever the cache has that the list did not: deleted while we were not watching. */
+static void drop_gone(cp_informer_t *inf, seen_t *seen) {
+  cp_store_t *s = &inf->store;
+  pthread_rwlock_rdlock(&s->lock);
+  seen->gone = malloc((s->objs.len ? s->objs.len : 1) * sizeof *seen->gone);
+  if (seen->gone)
+    cp_map_each(&s->objs, collect_gone, seen);
+  pthread_rwlock_unlock(&s->lock);
+  for (size_t i = 0; seen->gone && i < seen->ngone; i++) {
+    cp_obj_unref(cp_store_del(s, seen->gone[i]->key));
+    if (inf->h.on_delete)
+      inf->h.on_delete(seen->gone[i], inf->h.ud);
+    cp_obj_unref(seen->gone[i]);
+  }
+  free(seen->gone);
+}
+
 static int relist(cp_informer_t *inf, const char *list_rv, char *rv_out, cp_status_t *st) {
   cJSON *items = NULL;
   char *rv = NULL;
@@ -86,48 +170,13 @@ static int relist(cp_informer_t *inf, const char *list_rv, char *rv_out, cp_stat
   unsigned long lists = atomic_fetch_add(&inf->lists, 1) + 1;
   seen_t seen = {0};
   cp_map_init(&seen.keys);
-  cJSON *item;
-  while ((item = cJSON_DetachItemFromArray(items, 0)) != NULL) {
-    cp_obj_t *o = NULL;
-    if (cp_obj_new(item, &o) != 0)
-      continue; /* no name: not an object we can key */
-    cp_map_put(&seen.keys, o->key, NULL, NULL);
-    cp_obj_t *old = cp_store_get(&inf->store, o->key);
-    if (old && strcmp(old->resource_version, o->resource_version) == 0) {
-      cp_obj_unref(old); /* unchanged: keep the cached snapshot, no event */
-      cp_obj_unref(o);
-      continue;
-    }
-    cp_obj_unref(old);
-    old = NULL;
-    cp_obj_ref(o);
-    if (cp_store_put(&inf->store, o, &old) != 0) {
-      cp_obj_unref(o);
-      cp_obj_unref(o);
-      continue;
-    }
-    if (old && inf->h.on_update)
-      inf->h.on_update(old, o, inf->h.ud);
-    else if (!old && inf->h.on_add)
-      inf->h.on_add(o, inf->h.ud);
-    cp_obj_unref(old);
-    cp_obj_unref(o);
-  }
+  cJSON *page = cJSON_CreateObject();
+  if (page && cJSON_AddItemToObject(page, "items", items))
+    items = NULL;
+  take_page(inf, page, &seen);
+  cJSON_Delete(page);
   cJSON_Delete(items);
-  /* Whatever the cache has that the list did not: deleted while we were not watching. */
-  cp_store_t *s = &inf->store;
-  pthread_rwlock_rdlock(&s->lock);
-  seen.gone = malloc((s->objs.len ? s->objs.len : 1) * sizeof *seen.gone);
-  if (seen.gone)
-    cp_map_each(&s->objs, collect_gone, &seen);
-  pthread_rwlock_unlock(&s->lock);
-  for (size_t i = 0; seen.gone && i < seen.ngone; i++) {
-    cp_obj_unref(cp_store_del(s, seen.gone[i]->key));
-    if (inf->h.on_delete)
-      inf->h.on_delete(seen.gone[i], inf->h.ud);
-    cp_obj_unref(seen.gone[i]);
-  }
-  free(seen.gone);
+  drop_gone(inf, &seen);
   cp_map_free(&seen.keys, NULL);
   size_t n = rv ? strlen(rv) : 0;
   if (n >= CP_KUBE_RV_MAX)
@@ -148,7 +197,7 @@ static int on_event(cp_watch_event_t *ev, void *ud) {
   if (ev->type == CP_WATCH_BOOKMARK || ev->type == CP_WATCH_ERROR)
     return 0; /* the decoder records bookmarks and turns 410 errors into CP_EGONE */
   cp_obj_t *o = NULL;
-  if (cp_obj_new(cp_watch_event_take(ev), &o) != 0)
+  if (admit(inf, cp_watch_event_take(ev), &o) != 0)
     return 0;
   if (ev->type == CP_WATCH_DELETED) {
     cp_obj_unref(cp_store_del(&inf->store, o->key));
@@ -157,20 +206,7 @@ static int on_event(cp_watch_event_t *ev, void *ud) {
     cp_obj_unref(o);
     return 0;
   }
-  cp_obj_t *old = NULL;
-  cp_obj_ref(o);
-  if (cp_store_put(&inf->store, o, &old) != 0) {
-    cp_obj_unref(o);
-    cp_obj_unref(o);
-    return CP_ENOMEM;
-  }
-  if (old && inf->h.on_update)
-    inf->h.on_update(old, o, inf->h.ud);
-  else if (!old && inf->h.on_add)
-    inf->h.on_add(o, inf->h.ud);
-  cp_obj_unref(old);
-  cp_obj_unref(o);
-  return 0;
+  return put_and_notify(inf, o);
 }
 
 static void on_stream(bool up, int rc, const cp_status_t *st, void *ud) {
