@@ -1,5 +1,6 @@
-/* list -> diff into the store -> watch_loop until CP_EGONE -> list again. Errors other
- * than cancellation are reported to on_error and retried after cp_kube_backoff_ms. */
+/* list (page by page) -> diff into the store -> watch_loop until CP_EGONE -> list again.
+ * Errors other than cancellation are reported to on_error and retried after
+ * cp_kube_backoff_ms. */
 #include "kube/informer.h"
 #include "core/error.h"
 #include "json/intern.h"
@@ -19,6 +20,7 @@ struct cp_informer_s {
   char *ns, *labels, *fields;
   void (*project)(cJSON *obj, void *ud);
   void *project_ud;
+  long page_size;
   cp_informer_handlers_t h;
   cp_store_t store;
   pthread_t thread;
@@ -52,6 +54,7 @@ int cp_informer_new(const cp_kubeconfig_t *cfg, const cp_kube_client_opts_t *cop
   inf->gvr = (cp_gvr_t){inf->group, inf->version, inf->resource, opts->gvr.namespaced};
   inf->project = opts->project;
   inf->project_ud = opts->project_ud;
+  inf->page_size = opts->page_size > 0 ? opts->page_size : CP_INFORMER_PAGE_SIZE;
   if (h)
     inf->h = *h;
   if (!inf->group || !inf->version || !inf->resource || (opts->namespace_ && !inf->ns) ||
@@ -122,7 +125,7 @@ static void collect_gone(const char *key, void *value, void *ud) {
     s->gone[s->ngone++] = cp_obj_ref(value);
 }
 
-/* A list's items into the store: an object whose resourceVersion the cache already has
+/* One page's items into the store: an object whose resourceVersion the cache already has
  * is kept as it is, without an event. */
 static void take_page(cp_informer_t *inf, cJSON *page, seen_t *seen) {
   cJSON *items = cJSON_GetObjectItemCaseSensitive(page, "items");
@@ -159,31 +162,59 @@ static void drop_gone(cp_informer_t *inf, seen_t *seen) {
   free(seen->gone);
 }
 
-static int relist(cp_informer_t *inf, const char *list_rv, char *rv_out, cp_status_t *st) {
-  cJSON *items = NULL;
-  char *rv = NULL;
-  cp_list_opts_t lo = {
-      .label_selector = inf->labels, .field_selector = inf->fields, .resource_version = list_rv};
-  int rc = cp_kube_list_all(inf->client, &inf->gvr, inf->ns, &lo, &items, &rv, st);
-  if (rc != 0)
-    return rc;
-  unsigned long lists = atomic_fetch_add(&inf->lists, 1) + 1;
+/* Lists page by page, each page diffed into the store before the next is asked for, so
+ * memory holds one page's body, not the whole list. A continue token that expired (410:
+ * the list took longer than etcd keeps history) starts the list over; the pages already
+ * taken stay in the cache and are seen again unchanged. */
+static int relist(cp_informer_t *inf, char *rv_out, cp_status_t *st) {
   seen_t seen = {0};
   cp_map_init(&seen.keys);
-  cJSON *page = cJSON_CreateObject();
-  if (page && cJSON_AddItemToObject(page, "items", items))
-    items = NULL;
-  take_page(inf, page, &seen);
-  cJSON_Delete(page);
-  cJSON_Delete(items);
+  char *cont = NULL;
+  int rc = 0;
+  rv_out[0] = '\0';
+  for (;;) {
+    cp_list_opts_t lo = {.label_selector = inf->labels,
+                         .field_selector = inf->fields,
+                         .limit = inf->page_size,
+                         .continue_token = cont};
+    cJSON *page = NULL;
+    rc = cp_kube_list(inf->client, &inf->gvr, inf->ns, &lo, &page, st);
+    if (rc == CP_EGONE && cont) {
+      free(cont);
+      cont = NULL;
+      cp_map_free(&seen.keys, NULL);
+      cp_map_init(&seen.keys);
+      continue;
+    }
+    if (rc != 0 || atomic_load(&inf->stop)) {
+      cJSON_Delete(page);
+      break;
+    }
+    take_page(inf, page, &seen);
+    const char *rv = cp_json_strv(page, "metadata", "resourceVersion", NULL);
+    const char *next = cp_json_strv(page, "metadata", "continue", NULL);
+    size_t n = rv ? strlen(rv) : 0;
+    if (n < CP_KUBE_RV_MAX) {
+      memcpy(rv_out, rv ? rv : "", n);
+      rv_out[n] = '\0';
+    }
+    free(cont);
+    cont = next && *next ? strdup(next) : NULL;
+    rc = next && *next && !cont ? CP_ENOMEM : 0;
+    cJSON_Delete(page);
+    if (rc != 0 || !cont)
+      break;
+  }
+  free(cont);
+  if (rc == 0 && atomic_load(&inf->stop))
+    rc = CP_ECANCELED;
+  if (rc != 0) {
+    cp_map_free(&seen.keys, NULL);
+    return rc;
+  }
+  unsigned long lists = atomic_fetch_add(&inf->lists, 1) + 1;
   drop_gone(inf, &seen);
   cp_map_free(&seen.keys, NULL);
-  size_t n = rv ? strlen(rv) : 0;
-  if (n >= CP_KUBE_RV_MAX)
-    n = 0;
-  memcpy(rv_out, rv ? rv : "", n);
-  rv_out[n] = '\0';
-  free(rv);
   atomic_store(&inf->synced, 1);
   if (inf->h.on_conn)
     inf->h.on_conn(CP_INFORMER_LISTED, inf->resource, lists, 0, NULL, inf->h.ud);
@@ -228,7 +259,6 @@ static void pause_ms(cp_informer_t *inf, long ms) {
 static void *run(void *arg) {
   cp_informer_t *inf = arg;
   char rv[CP_KUBE_RV_MAX];
-  const char *list_rv = "0"; /* first list from the watch cache */
   unsigned attempt = 0;
   cp_watch_opts_t wo = {.label_selector = inf->labels,
                         .field_selector = inf->fields,
@@ -237,20 +267,17 @@ static void *run(void *arg) {
                         .stream_ud = inf};
   while (!atomic_load(&inf->stop)) {
     cp_status_t st = {0};
-    int rc = relist(inf, list_rv, rv, &st);
+    int rc = relist(inf, rv, &st);
     if (rc == 0) {
       attempt = 0;
       rc = cp_kube_watch_loop(inf->client, &inf->gvr, inf->ns, &wo, rv, on_event, inf, &st);
-      if (rc == CP_EGONE) {
-        list_rv = NULL; /* our view is too old: read the newest state from etcd */
-        continue;
-      }
+      if (rc == CP_EGONE)
+        continue; /* our view is too old: list the newest state */
     }
     if (rc == CP_ECANCELED || atomic_load(&inf->stop))
       break;
     if (inf->h.on_error)
       inf->h.on_error("list/watch", rc, &st, inf->h.ud);
-    list_rv = NULL;
     pause_ms(inf, cp_kube_backoff_ms(attempt++, (double)rand() / RAND_MAX));
   }
   return NULL;

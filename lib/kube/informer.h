@@ -1,11 +1,12 @@
 /* An informer keeps a local cache of one kind in step with the API server and tells a
  * controller what changed.
  *
- * It LISTs (first from the watch cache, resourceVersion=0; after a 410 from etcd, quorum
- * read) and then WATCHes from the list's resourceVersion with bookmarks, resuming after
- * dropped streams and relisting when the server answers 410 Gone. A relist is diffed
- * against the cache so handlers see only real changes, deletions that happened while the
- * watch was down included.
+ * It LISTs in pages (limit + continue, a consistent read: with resourceVersion=0 the
+ * server's watch cache would ignore the limit and send one body for everything; an expired
+ * continue token starts the list over) and then WATCHes from the list's resourceVersion with
+ * bookmarks, resuming after dropped streams and relisting when the server answers 410 Gone.
+ * A relist is diffed against the cache page by page so handlers see only real changes,
+ * deletions that happened while the watch was down included.
  *
  * Every object loses metadata.managedFields and the kubectl last-applied annotation on its
  * way in (cp_informer_strip), then the owner's projection, if any, trims it to what the
@@ -60,7 +61,10 @@ typedef struct cp_informer_opts_s {
    * Handlers and the store see only the trimmed object. Runs on the informer's thread. */
   void (*project)(cJSON *obj, void *ud);
   void *project_ud;
+  long page_size; /* LIST page size; 0: CP_INFORMER_PAGE_SIZE */
 } cp_informer_opts_t;
+
+#define CP_INFORMER_PAGE_SIZE 500
 
 /* Removes what no cache needs from a server object, in place: metadata.managedFields and
  * the kubectl.kubernetes.io/last-applied-configuration annotation (each a second copy of
