@@ -1168,7 +1168,8 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
     cp_informer_opts_t io = {.gvr = defs[i].gvr,
                              .namespace_ = defs[i].gvr.namespaced ? c->o.namespace_ : NULL,
                              .label_selector = defs[i].sel,
-                             .project = PROJECT[i]};
+                             .project = PROJECT[i],
+                             .compact = 1};
     rc = cp_informer_new(cfg, &copts, &io, &defs[i].h, &c->inf[i]);
   }
   c->workers = calloc((size_t)c->o.workers, sizeof *c->workers);

@@ -20,6 +20,7 @@ struct cp_informer_s {
   char *ns, *labels, *fields;
   void (*project)(cJSON *obj, void *ud);
   void *project_ud;
+  int compact;
   long page_size;
   cp_informer_handlers_t h;
   cp_store_t store;
@@ -54,6 +55,9 @@ int cp_informer_new(const cp_kubeconfig_t *cfg, const cp_kube_client_opts_t *cop
   inf->gvr = (cp_gvr_t){inf->group, inf->version, inf->resource, opts->gvr.namespaced};
   inf->project = opts->project;
   inf->project_ud = opts->project_ud;
+  inf->compact = opts->compact;
+  if (opts->compact)
+    cp_store_set_compact(&inf->store);
   inf->page_size = opts->page_size > 0 ? opts->page_size : CP_INFORMER_PAGE_SIZE;
   if (h)
     inf->h = *h;
@@ -89,7 +93,8 @@ static int admit(cp_informer_t *inf, cJSON *json, cp_obj_t **out) {
   cp_informer_strip(json);
   if (json && inf->project)
     inf->project(json, inf->project_ud);
-  cp_json_intern_keys(json);
+  if (!inf->compact)
+    cp_json_intern_keys(json); /* a compact cache keeps text: nothing to share */
   return cp_obj_new(json, out);
 }
 
@@ -135,10 +140,7 @@ static void take_page(cp_informer_t *inf, cJSON *page, seen_t *seen) {
     if (admit(inf, item, &o) != 0)
       continue; /* no name: not an object we can key */
     cp_map_put(&seen->keys, o->key, NULL, NULL);
-    cp_obj_t *old = cp_store_get(&inf->store, o->key);
-    int same = old && strcmp(old->resource_version, o->resource_version) == 0;
-    cp_obj_unref(old);
-    if (same)
+    if (cp_store_has_version(&inf->store, o->key, o->resource_version))
       cp_obj_unref(o);
     else
       put_and_notify(inf, o);
@@ -154,9 +156,10 @@ static void drop_gone(cp_informer_t *inf, seen_t *seen) {
     cp_map_each(&s->objs, collect_gone, seen);
   pthread_rwlock_unlock(&s->lock);
   for (size_t i = 0; seen->gone && i < seen->ngone; i++) {
-    cp_obj_unref(cp_store_del(s, seen->gone[i]->key));
-    if (inf->h.on_delete)
-      inf->h.on_delete(seen->gone[i], inf->h.ud);
+    cp_obj_t *last = cp_store_del(s, seen->gone[i]->key); /* readable, also when compact */
+    if (last && inf->h.on_delete)
+      inf->h.on_delete(last, inf->h.ud);
+    cp_obj_unref(last);
     cp_obj_unref(seen->gone[i]);
   }
   free(seen->gone);

@@ -62,6 +62,10 @@ typedef struct cp_informer_opts_s {
   void (*project)(cJSON *obj, void *ud);
   void *project_ud;
   long page_size; /* LIST page size; 0: CP_INFORMER_PAGE_SIZE */
+  /* Nonzero: the cache keeps each object as JSON text (cp_store_set_compact), about a fifth
+   * of the memory of its tree, and parses it for each cp_store_get: for large caches read
+   * by key a few times per change. Handlers still get trees. */
+  int compact;
 } cp_informer_opts_t;
 
 #define CP_INFORMER_PAGE_SIZE 500
