@@ -1169,7 +1169,8 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
                              .namespace_ = defs[i].gvr.namespaced ? c->o.namespace_ : NULL,
                              .label_selector = defs[i].sel,
                              .project = PROJECT[i],
-                             .compact = 1};
+                             .compact = 1,
+                             .page_size = 100}; /* a page of 100 Pods parses to ~8 MB */
     rc = cp_informer_new(cfg, &copts, &io, &defs[i].h, &c->inf[i]);
   }
   c->workers = calloc((size_t)c->o.workers, sizeof *c->workers);

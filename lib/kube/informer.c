@@ -7,6 +7,7 @@
 #include "json/json.h"
 #include "kube/watch.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -218,6 +219,7 @@ static int relist(cp_informer_t *inf, char *rv_out, cp_status_t *st) {
   unsigned long lists = atomic_fetch_add(&inf->lists, 1) + 1;
   drop_gone(inf, &seen);
   cp_map_free(&seen.keys, NULL);
+  malloc_trim(0); /* the pages' bodies and trees are gone: give their memory back */
   atomic_store(&inf->synced, 1);
   if (inf->h.on_conn)
     inf->h.on_conn(CP_INFORMER_LISTED, inf->resource, lists, 0, NULL, inf->h.ud);
