@@ -29,6 +29,7 @@
 #include "kube/client.h"
 #include "kube/informer.h"
 #include "log/log.h"
+#include "userruntime/cache.h"
 #include "userruntime/drift.h"
 #include "userruntime/status.h"
 
@@ -60,6 +61,11 @@ enum {
   INF_COUNT
 };
 enum { RES_SUCCESS, RES_ERROR, RES_REQUEUE, RES_REQUEUE_AFTER };
+
+/* What each cache keeps beyond the informer's own stripping (cache.h); NULL: all of it. A
+ * desired object is compared after the same projection. */
+static void (*const PROJECT[INF_COUNT])(cJSON *, void *) = {
+    [INF_POD] = cp_ur_project_pod, [INF_SECRET] = cp_ur_project_secret};
 
 /* A pod ready this long is healthy again: the recreate backoff starts over. */
 #define CP_UR_STABLE_SECONDS 60.0
@@ -381,7 +387,11 @@ static int ensure(worker_t *w, int which, const cp_gvr_t *gvr, const char *ns, c
                   const cp_json_rule_t *rules, cp_status_t *st) {
   const char *name = cp_json_strv(desired, "metadata", "name", NULL);
   cp_obj_t *have = cached(w->c, which, ns, name);
-  const char *drift = cp_json_drift(have ? have->json : NULL, desired, rules);
+  cJSON *cmp = PROJECT[which] ? cJSON_Duplicate(desired, 1) : NULL;
+  if (cmp)
+    PROJECT[which](cmp, NULL);
+  const char *drift = cp_json_drift(have ? have->json : NULL, cmp ? cmp : desired, rules);
+  cJSON_Delete(cmp);
   int rc = 0;
   if (drift && have && *drift)
     rc = repair(w, gvr, ns, have->json, desired, rules, drift, st);
@@ -1167,7 +1177,10 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
       continue;
     cp_informer_opts_t io = {.gvr = defs[i].gvr,
                              .namespace_ = defs[i].gvr.namespaced ? c->o.namespace_ : NULL,
-                             .label_selector = defs[i].sel};
+                             .label_selector = defs[i].sel,
+                             .project = PROJECT[i],
+                             .compact = 1,
+                             .page_size = 100}; /* a page of 100 Pods parses to ~8 MB */
     rc = cp_informer_new(cfg, &copts, &io, &defs[i].h, &c->inf[i]);
   }
   c->workers = calloc((size_t)c->o.workers, sizeof *c->workers);

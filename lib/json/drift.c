@@ -145,3 +145,45 @@ cJSON *cp_json_repaired(const cJSON *live, const cJSON *desired, const cp_json_r
   }
   return out;
 }
+
+/* Keeps in node what lies on one of the n paths (escaped suffixes); removes the rest. Arrays
+ * understand only "*": another step there keeps the element whole. */
+static void keep_at(cJSON *node, const char *const *paths, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!*paths[i])
+      return; /* the whole subtree */
+  bool obj = cJSON_IsObject(node);
+  if (!obj && !cJSON_IsArray(node))
+    return;
+  cJSON *it = node->child;
+  while (it) {
+    cJSON *next = it->next;
+    const char *sub[CP_JSON_KEEP_MAX];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+      char step[STEP_MAX];
+      const char *rest = next_step(paths[i], step);
+      if (strcmp(step, "*") == 0 || (obj && strcmp(step, it->string) == 0))
+        sub[m++] = rest;
+      else if (!obj)
+        sub[m++] = "";
+    }
+    if (m == 0)
+      cJSON_Delete(cJSON_DetachItemViaPointer(node, it));
+    else
+      keep_at(it, sub, m);
+    it = next;
+  }
+}
+
+void cp_json_keep(cJSON *obj, const cp_json_rule_t *const *tables) {
+  const char *paths[CP_JSON_KEEP_MAX];
+  size_t n = 0;
+  for (const cp_json_rule_t *const *t = tables; t && *t; t++)
+    for (const cp_json_rule_t *r = *t; r->path; r++) {
+      if (n == CP_JSON_KEEP_MAX)
+        return; /* more than we can track: keep everything */
+      paths[n++] = r->path;
+    }
+  keep_at(obj, paths, n);
+}

@@ -46,4 +46,14 @@ const char *cp_json_drift(const cJSON *live, const cJSON *desired, const cp_json
  * Returns a new tree the caller owns, or NULL on ENOMEM or when either input is NULL. */
 cJSON *cp_json_repaired(const cJSON *live, const cJSON *desired, const cp_json_rule_t *rules);
 
+/* Trims obj in place to what lies on the paths of the rule tables (tables is a list ended by
+ * NULL; exactness does not matter here): a member on no path is removed with everything under
+ * it, "" keeps the whole object. A "*" step keeps every element of an array (or member of an
+ * object) and trims each by the rest of the path; a named step at an array keeps the element
+ * whole. For a cache that holds only what a controller compares and reads: a field the drift
+ * rules name stays, so trimmed objects compare as the whole ones did. With more than
+ * CP_JSON_KEEP_MAX paths nothing is removed. */
+#define CP_JSON_KEEP_MAX 64
+void cp_json_keep(cJSON *obj, const cp_json_rule_t *const *tables);
+
 #endif

@@ -1,9 +1,13 @@
-/* list -> diff into the store -> watch_loop until CP_EGONE -> list again. Errors other
- * than cancellation are reported to on_error and retried after cp_kube_backoff_ms. */
+/* list (page by page) -> diff into the store -> watch_loop until CP_EGONE -> list again.
+ * Errors other than cancellation are reported to on_error and retried after
+ * cp_kube_backoff_ms. */
 #include "kube/informer.h"
 #include "core/error.h"
+#include "json/intern.h"
+#include "json/json.h"
 #include "kube/watch.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -15,6 +19,10 @@ struct cp_informer_s {
   cp_gvr_t gvr;
   char *group, *version, *resource;
   char *ns, *labels, *fields;
+  void (*project)(cJSON *obj, void *ud);
+  void *project_ud;
+  int compact;
+  long page_size;
   cp_informer_handlers_t h;
   cp_store_t store;
   pthread_t thread;
@@ -46,6 +54,12 @@ int cp_informer_new(const cp_kubeconfig_t *cfg, const cp_kube_client_opts_t *cop
   inf->labels = dup_or_null(opts->label_selector);
   inf->fields = dup_or_null(opts->field_selector);
   inf->gvr = (cp_gvr_t){inf->group, inf->version, inf->resource, opts->gvr.namespaced};
+  inf->project = opts->project;
+  inf->project_ud = opts->project_ud;
+  inf->compact = opts->compact;
+  if (opts->compact)
+    cp_store_set_compact(&inf->store);
+  inf->page_size = opts->page_size > 0 ? opts->page_size : CP_INFORMER_PAGE_SIZE;
   if (h)
     inf->h = *h;
   if (!inf->group || !inf->version || !inf->resource || (opts->namespace_ && !inf->ns) ||
@@ -58,6 +72,48 @@ int cp_informer_new(const cp_kubeconfig_t *cfg, const cp_kube_client_opts_t *cop
     return rc;
   }
   *out = inf;
+  return 0;
+}
+
+/* --- what enters the cache ------------------------------------------------------------ */
+
+void cp_informer_strip(cJSON *obj) {
+  cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+  if (!cJSON_IsObject(md))
+    return;
+  cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+  cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+  if (cJSON_IsObject(ann))
+    cJSON_DeleteItemFromObjectCaseSensitive(ann,
+                                            "kubectl.kubernetes.io/last-applied-configuration");
+}
+
+/* Wraps a server object (taken) for the cache: stripped, projected by the owner, its member
+ * names shared with every other cached object's. */
+static int admit(cp_informer_t *inf, cJSON *json, cp_obj_t **out) {
+  cp_informer_strip(json);
+  if (json && inf->project)
+    inf->project(json, inf->project_ud);
+  if (!inf->compact)
+    cp_json_intern_keys(json); /* a compact cache keeps text: nothing to share */
+  return cp_obj_new(json, out);
+}
+
+/* Puts o (taken) in the store and tells the handlers what it replaced, if anything. */
+static int put_and_notify(cp_informer_t *inf, cp_obj_t *o) {
+  cp_obj_t *old = NULL;
+  cp_obj_ref(o);
+  if (cp_store_put(&inf->store, o, &old) != 0) {
+    cp_obj_unref(o);
+    cp_obj_unref(o);
+    return CP_ENOMEM;
+  }
+  if (old && inf->h.on_update)
+    inf->h.on_update(old, o, inf->h.ud);
+  else if (!old && inf->h.on_add)
+    inf->h.on_add(o, inf->h.ud);
+  cp_obj_unref(old);
+  cp_obj_unref(o);
   return 0;
 }
 
@@ -75,66 +131,95 @@ static void collect_gone(const char *key, void *value, void *ud) {
     s->gone[s->ngone++] = cp_obj_ref(value);
 }
 
-static int relist(cp_informer_t *inf, const char *list_rv, char *rv_out, cp_status_t *st) {
-  cJSON *items = NULL;
-  char *rv = NULL;
-  cp_list_opts_t lo = {
-      .label_selector = inf->labels, .field_selector = inf->fields, .resource_version = list_rv};
-  int rc = cp_kube_list_all(inf->client, &inf->gvr, inf->ns, &lo, &items, &rv, st);
-  if (rc != 0)
-    return rc;
-  unsigned long lists = atomic_fetch_add(&inf->lists, 1) + 1;
-  seen_t seen = {0};
-  cp_map_init(&seen.keys);
+/* One page's items into the store: an object whose resourceVersion the cache already has
+ * is kept as it is, without an event. */
+static void take_page(cp_informer_t *inf, cJSON *page, seen_t *seen) {
+  cJSON *items = cJSON_GetObjectItemCaseSensitive(page, "items");
   cJSON *item;
-  while ((item = cJSON_DetachItemFromArray(items, 0)) != NULL) {
+  while (cJSON_IsArray(items) && (item = cJSON_DetachItemFromArray(items, 0)) != NULL) {
     cp_obj_t *o = NULL;
-    if (cp_obj_new(item, &o) != 0)
+    if (admit(inf, item, &o) != 0)
       continue; /* no name: not an object we can key */
-    cp_map_put(&seen.keys, o->key, NULL, NULL);
-    cp_obj_t *old = cp_store_get(&inf->store, o->key);
-    if (old && strcmp(old->resource_version, o->resource_version) == 0) {
-      cp_obj_unref(old); /* unchanged: keep the cached snapshot, no event */
+    cp_map_put(&seen->keys, o->key, NULL, NULL);
+    if (cp_store_has_version(&inf->store, o->key, o->resource_version))
       cp_obj_unref(o);
-      continue;
-    }
-    cp_obj_unref(old);
-    old = NULL;
-    cp_obj_ref(o);
-    if (cp_store_put(&inf->store, o, &old) != 0) {
-      cp_obj_unref(o);
-      cp_obj_unref(o);
-      continue;
-    }
-    if (old && inf->h.on_update)
-      inf->h.on_update(old, o, inf->h.ud);
-    else if (!old && inf->h.on_add)
-      inf->h.on_add(o, inf->h.ud);
-    cp_obj_unref(old);
-    cp_obj_unref(o);
+    else
+      put_and_notify(inf, o);
   }
-  cJSON_Delete(items);
-  /* Whatever the cache has that the list did not: deleted while we were not watching. */
+}
+
+/* Whatever the cache has that the list did not: deleted while we were not watching. */
+static void drop_gone(cp_informer_t *inf, seen_t *seen) {
   cp_store_t *s = &inf->store;
   pthread_rwlock_rdlock(&s->lock);
-  seen.gone = malloc((s->objs.len ? s->objs.len : 1) * sizeof *seen.gone);
-  if (seen.gone)
-    cp_map_each(&s->objs, collect_gone, &seen);
+  seen->gone = malloc((s->objs.len ? s->objs.len : 1) * sizeof *seen->gone);
+  if (seen->gone)
+    cp_map_each(&s->objs, collect_gone, seen);
   pthread_rwlock_unlock(&s->lock);
-  for (size_t i = 0; seen.gone && i < seen.ngone; i++) {
-    cp_obj_unref(cp_store_del(s, seen.gone[i]->key));
-    if (inf->h.on_delete)
-      inf->h.on_delete(seen.gone[i], inf->h.ud);
-    cp_obj_unref(seen.gone[i]);
+  for (size_t i = 0; seen->gone && i < seen->ngone; i++) {
+    cp_obj_t *last = cp_store_del(s, seen->gone[i]->key); /* readable, also when compact */
+    if (last && inf->h.on_delete)
+      inf->h.on_delete(last, inf->h.ud);
+    cp_obj_unref(last);
+    cp_obj_unref(seen->gone[i]);
   }
-  free(seen.gone);
+  free(seen->gone);
+}
+
+/* Lists page by page, each page diffed into the store before the next is asked for, so
+ * memory holds one page's body, not the whole list. A continue token that expired (410:
+ * the list took longer than etcd keeps history) starts the list over; the pages already
+ * taken stay in the cache and are seen again unchanged. */
+static int relist(cp_informer_t *inf, char *rv_out, cp_status_t *st) {
+  seen_t seen = {0};
+  cp_map_init(&seen.keys);
+  char *cont = NULL;
+  int rc = 0;
+  rv_out[0] = '\0';
+  for (;;) {
+    cp_list_opts_t lo = {.label_selector = inf->labels,
+                         .field_selector = inf->fields,
+                         .limit = inf->page_size,
+                         .continue_token = cont};
+    cJSON *page = NULL;
+    rc = cp_kube_list(inf->client, &inf->gvr, inf->ns, &lo, &page, st);
+    if (rc == CP_EGONE && cont) {
+      free(cont);
+      cont = NULL;
+      cp_map_free(&seen.keys, NULL);
+      cp_map_init(&seen.keys);
+      continue;
+    }
+    if (rc != 0 || atomic_load(&inf->stop)) {
+      cJSON_Delete(page);
+      break;
+    }
+    take_page(inf, page, &seen);
+    const char *rv = cp_json_strv(page, "metadata", "resourceVersion", NULL);
+    const char *next = cp_json_strv(page, "metadata", "continue", NULL);
+    size_t n = rv ? strlen(rv) : 0;
+    if (n < CP_KUBE_RV_MAX) {
+      memcpy(rv_out, rv ? rv : "", n);
+      rv_out[n] = '\0';
+    }
+    free(cont);
+    cont = next && *next ? strdup(next) : NULL;
+    rc = next && *next && !cont ? CP_ENOMEM : 0;
+    cJSON_Delete(page);
+    if (rc != 0 || !cont)
+      break;
+  }
+  free(cont);
+  if (rc == 0 && atomic_load(&inf->stop))
+    rc = CP_ECANCELED;
+  if (rc != 0) {
+    cp_map_free(&seen.keys, NULL);
+    return rc;
+  }
+  unsigned long lists = atomic_fetch_add(&inf->lists, 1) + 1;
+  drop_gone(inf, &seen);
   cp_map_free(&seen.keys, NULL);
-  size_t n = rv ? strlen(rv) : 0;
-  if (n >= CP_KUBE_RV_MAX)
-    n = 0;
-  memcpy(rv_out, rv ? rv : "", n);
-  rv_out[n] = '\0';
-  free(rv);
+  malloc_trim(0); /* the pages' bodies and trees are gone: give their memory back */
   atomic_store(&inf->synced, 1);
   if (inf->h.on_conn)
     inf->h.on_conn(CP_INFORMER_LISTED, inf->resource, lists, 0, NULL, inf->h.ud);
@@ -148,7 +233,7 @@ static int on_event(cp_watch_event_t *ev, void *ud) {
   if (ev->type == CP_WATCH_BOOKMARK || ev->type == CP_WATCH_ERROR)
     return 0; /* the decoder records bookmarks and turns 410 errors into CP_EGONE */
   cp_obj_t *o = NULL;
-  if (cp_obj_new(cp_watch_event_take(ev), &o) != 0)
+  if (admit(inf, cp_watch_event_take(ev), &o) != 0)
     return 0;
   if (ev->type == CP_WATCH_DELETED) {
     cp_obj_unref(cp_store_del(&inf->store, o->key));
@@ -157,20 +242,7 @@ static int on_event(cp_watch_event_t *ev, void *ud) {
     cp_obj_unref(o);
     return 0;
   }
-  cp_obj_t *old = NULL;
-  cp_obj_ref(o);
-  if (cp_store_put(&inf->store, o, &old) != 0) {
-    cp_obj_unref(o);
-    cp_obj_unref(o);
-    return CP_ENOMEM;
-  }
-  if (old && inf->h.on_update)
-    inf->h.on_update(old, o, inf->h.ud);
-  else if (!old && inf->h.on_add)
-    inf->h.on_add(o, inf->h.ud);
-  cp_obj_unref(old);
-  cp_obj_unref(o);
-  return 0;
+  return put_and_notify(inf, o);
 }
 
 static void on_stream(bool up, int rc, const cp_status_t *st, void *ud) {
@@ -192,7 +264,6 @@ static void pause_ms(cp_informer_t *inf, long ms) {
 static void *run(void *arg) {
   cp_informer_t *inf = arg;
   char rv[CP_KUBE_RV_MAX];
-  const char *list_rv = "0"; /* first list from the watch cache */
   unsigned attempt = 0;
   cp_watch_opts_t wo = {.label_selector = inf->labels,
                         .field_selector = inf->fields,
@@ -201,20 +272,17 @@ static void *run(void *arg) {
                         .stream_ud = inf};
   while (!atomic_load(&inf->stop)) {
     cp_status_t st = {0};
-    int rc = relist(inf, list_rv, rv, &st);
+    int rc = relist(inf, rv, &st);
     if (rc == 0) {
       attempt = 0;
       rc = cp_kube_watch_loop(inf->client, &inf->gvr, inf->ns, &wo, rv, on_event, inf, &st);
-      if (rc == CP_EGONE) {
-        list_rv = NULL; /* our view is too old: read the newest state from etcd */
-        continue;
-      }
+      if (rc == CP_EGONE)
+        continue; /* our view is too old: list the newest state */
     }
     if (rc == CP_ECANCELED || atomic_load(&inf->stop))
       break;
     if (inf->h.on_error)
       inf->h.on_error("list/watch", rc, &st, inf->h.ud);
-    list_rv = NULL;
     pause_ms(inf, cp_kube_backoff_ms(attempt++, (double)rand() / RAND_MAX));
   }
   return NULL;

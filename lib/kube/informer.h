@@ -1,14 +1,21 @@
 /* An informer keeps a local cache of one kind in step with the API server and tells a
  * controller what changed.
  *
- * It LISTs (first from the watch cache, resourceVersion=0; after a 410 from etcd, quorum
- * read) and then WATCHes from the list's resourceVersion with bookmarks, resuming after
- * dropped streams and relisting when the server answers 410 Gone. A relist is diffed
- * against the cache so handlers see only real changes, deletions that happened while the
- * watch was down included. Each informer runs on its own thread with its own keep-alive
- * client (a watch holds its connection); handlers run on that thread and should be quick
- * (typically: enqueue a key). Objects passed to handlers are snapshots the handler may
- * cp_obj_ref to keep.
+ * It LISTs in pages (limit + continue, a consistent read: with resourceVersion=0 the
+ * server's watch cache would ignore the limit and send one body for everything; an expired
+ * continue token starts the list over) and then WATCHes from the list's resourceVersion with
+ * bookmarks, resuming after dropped streams and relisting when the server answers 410 Gone.
+ * A relist is diffed against the cache page by page so handlers see only real changes,
+ * deletions that happened while the watch was down included.
+ *
+ * Every object loses metadata.managedFields and the kubectl last-applied annotation on its
+ * way in (cp_informer_strip), then the owner's projection, if any, trims it to what the
+ * owner reads, and its member names are shared with every other cached object's
+ * (json/intern.h): the cache holds a fraction of what the server sends.
+ *
+ * Each informer runs on its own thread with its own keep-alive client (a watch holds its
+ * connection); handlers run on that thread and should be quick (typically: enqueue a key).
+ * Objects passed to handlers are snapshots the handler may cp_obj_ref to keep.
  *
  * This blocking-thread design was chosen over one libuv loop with libcurl multi for
  * simplicity: a controller watches a handful of kinds, so a handful of threads is cheap.
@@ -49,7 +56,24 @@ typedef struct cp_informer_opts_s {
   const char *namespace_;     /* NULL: all namespaces (or cluster-scoped) */
   const char *label_selector; /* NULL: everything */
   const char *field_selector; /* NULL: everything */
+  /* Optional: trims each object in place before it enters the cache, after
+   * cp_informer_strip (e.g. cp_json_keep with the paths the owner compares and reads).
+   * Handlers and the store see only the trimmed object. Runs on the informer's thread. */
+  void (*project)(cJSON *obj, void *ud);
+  void *project_ud;
+  long page_size; /* LIST page size; 0: CP_INFORMER_PAGE_SIZE */
+  /* Nonzero: the cache keeps each object as JSON text (cp_store_set_compact), about a fifth
+   * of the memory of its tree, and parses it for each cp_store_get: for large caches read
+   * by key a few times per change. Handlers still get trees. */
+  int compact;
 } cp_informer_opts_t;
+
+#define CP_INFORMER_PAGE_SIZE 500
+
+/* Removes what no cache needs from a server object, in place: metadata.managedFields and
+ * the kubectl.kubernetes.io/last-applied-configuration annotation (each a second copy of
+ * much of the object). Accepts NULL. */
+void cp_informer_strip(cJSON *obj);
 
 /* Creates a stopped informer with its own client from cfg (copied) and client opts (may
  * be NULL). Strings in opts are copied; handlers are copied. Returns 0, CP_ENOMEM or the

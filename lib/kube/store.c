@@ -31,6 +31,7 @@ int cp_obj_new(cJSON *json, cp_obj_t **out) {
   }
   atomic_init(&o->refs, 1);
   o->json = json;
+  o->text = NULL;
   o->namespace_ = ns ? ns : "";
   o->name = name;
   o->resource_version = rv ? rv : "";
@@ -48,31 +49,105 @@ cp_obj_t *cp_obj_ref(cp_obj_t *o) {
 void cp_obj_unref(cp_obj_t *o) {
   if (o && atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1) {
     cJSON_Delete(o->json);
+    cJSON_free(o->text);
     free(o);
   }
 }
 
+/* Copies s (with its terminator) to *p and returns where it went; *p moves past it. */
+static const char *put_str(char **p, const char *s) {
+  size_t n = strlen(s) + 1;
+  memcpy(*p, s, n);
+  *p += n;
+  return *p - n;
+}
+
+cp_obj_t *cp_obj_compact(const cp_obj_t *o) {
+  if (!o)
+    return NULL;
+  char *text =
+      o->json ? cJSON_PrintUnformatted(o->json) : (char *)cJSON_malloc(strlen(o->text) + 1);
+  if (!text)
+    return NULL;
+  if (!o->json)
+    memcpy(text, o->text, strlen(o->text) + 1);
+  size_t n =
+      strlen(o->key) + strlen(o->namespace_) + strlen(o->name) + strlen(o->resource_version) + 4;
+  cp_obj_t *c = malloc(sizeof *c + n);
+  if (!c) {
+    cJSON_free(text);
+    return NULL;
+  }
+  atomic_init(&c->refs, 1);
+  c->json = NULL;
+  c->text = text;
+  char *p = c->key;
+  put_str(&p, o->key);
+  c->namespace_ = put_str(&p, o->namespace_);
+  c->name = put_str(&p, o->name);
+  c->resource_version = put_str(&p, o->resource_version);
+  return c;
+}
+
+cp_obj_t *cp_obj_expand(cp_obj_t *o) {
+  if (!o || o->json)
+    return cp_obj_ref(o);
+  cJSON *j = cJSON_Parse(o->text);
+  cp_obj_t *e = NULL;
+  return j && cp_obj_new(j, &e) == 0 ? e : NULL;
+}
+
 int cp_store_init(cp_store_t *s) {
   cp_map_init(&s->objs);
+  s->compact = 0;
   return pthread_rwlock_init(&s->lock, NULL) == 0 ? 0 : CP_ENOMEM;
+}
+
+void cp_store_set_compact(cp_store_t *s) {
+  s->compact = 1;
+}
+
+/* A stored reference as readers get it: expanded in a compact store (the stored one dropped). */
+static cp_obj_t *readable(cp_store_t *s, cp_obj_t *o) {
+  if (!s->compact || !o)
+    return o;
+  cp_obj_t *e = cp_obj_expand(o);
+  cp_obj_unref(o);
+  return e;
 }
 
 cp_obj_t *cp_store_get(cp_store_t *s, const char *key) {
   pthread_rwlock_rdlock(&s->lock);
   cp_obj_t *o = cp_obj_ref(cp_map_get(&s->objs, key));
   pthread_rwlock_unlock(&s->lock);
-  return o;
+  return readable(s, o);
+}
+
+int cp_store_has_version(cp_store_t *s, const char *key, const char *rv) {
+  pthread_rwlock_rdlock(&s->lock);
+  const cp_obj_t *o = cp_map_get(&s->objs, key);
+  int same = o && strcmp(o->resource_version, rv) == 0;
+  pthread_rwlock_unlock(&s->lock);
+  return same;
 }
 
 int cp_store_put(cp_store_t *s, cp_obj_t *o, cp_obj_t **old) {
+  cp_obj_t *keep = s->compact ? cp_obj_compact(o) : o;
+  if (!keep)
+    return CP_ENOMEM;
   void *prev = NULL;
   pthread_rwlock_wrlock(&s->lock);
-  int rc = cp_map_put(&s->objs, o->key, o, &prev);
+  int rc = cp_map_put(&s->objs, keep->key, keep, &prev);
   pthread_rwlock_unlock(&s->lock);
-  if (rc != 0)
+  if (rc != 0) {
+    if (keep != o)
+      cp_obj_unref(keep);
     return rc;
+  }
+  if (keep != o)
+    cp_obj_unref(o); /* the store took the caller's reference: it keeps the compact copy */
   if (old)
-    *old = prev;
+    *old = readable(s, prev);
   else
     cp_obj_unref(prev);
   return 0;
@@ -82,7 +157,7 @@ cp_obj_t *cp_store_del(cp_store_t *s, const char *key) {
   pthread_rwlock_wrlock(&s->lock);
   cp_obj_t *o = cp_map_del(&s->objs, key);
   pthread_rwlock_unlock(&s->lock);
-  return o;
+  return readable(s, o);
 }
 
 typedef struct collect_s {
@@ -103,12 +178,24 @@ static void collect(const char *key, void *value, void *ud) {
 int cp_store_list(cp_store_t *s, int (*keep)(const cp_obj_t *, void *), void *ud, cp_obj_t ***out,
                   size_t *n) {
   pthread_rwlock_rdlock(&s->lock);
-  collect_t c = {keep, ud, malloc((s->objs.len ? s->objs.len : 1) * sizeof(cp_obj_t *)), 0};
+  collect_t c = {s->compact ? NULL : keep, ud,
+                 malloc((s->objs.len ? s->objs.len : 1) * sizeof(cp_obj_t *)), 0};
   if (c.arr)
     cp_map_each(&s->objs, collect, &c);
   pthread_rwlock_unlock(&s->lock);
   if (!c.arr)
     return CP_ENOMEM;
+  if (s->compact) { /* expand, then filter, outside the lock */
+    size_t m = 0;
+    for (size_t i = 0; i < c.n; i++) {
+      cp_obj_t *e = readable(s, c.arr[i]);
+      if (e && (!keep || keep(e, ud)))
+        c.arr[m++] = e;
+      else
+        cp_obj_unref(e);
+    }
+    c.n = m;
+  }
   *out = c.arr;
   *n = c.n;
   return 0;

@@ -3,7 +3,8 @@
  * A cp_obj_t wraps one object as the API server sent it. It is never modified after it
  * is made, so readers on any thread use it without locks for as long as they hold a
  * reference. The store maps "namespace/name" (or "name" for cluster-scoped kinds) to the
- * newest snapshot; replacing an entry never disturbs readers of the old one.
+ * newest snapshot; replacing an entry never disturbs readers of the old one. A compact
+ * store keeps each snapshot as JSON text and parses it for each reader.
  */
 #ifndef CP_KUBE_STORE_H
 #define CP_KUBE_STORE_H
@@ -17,11 +18,12 @@
 
 typedef struct cp_obj_s {
   atomic_int refs;
-  cJSON *json;                  /* owned; never modified once wrapped */
-  const char *namespace_;       /* borrowed from json; "" for cluster-scoped */
-  const char *name;             /* borrowed from json */
-  const char *resource_version; /* borrowed from json; "" if absent */
-  char key[];                   /* "namespace/name" or "name" */
+  cJSON *json;                  /* owned; never modified once wrapped; NULL in a compact one */
+  char *text;                   /* a compact snapshot's JSON text (owned), else NULL */
+  const char *namespace_;       /* borrowed from json (or key); "" for cluster-scoped */
+  const char *name;             /* borrowed from json (or key) */
+  const char *resource_version; /* borrowed from json (or key); "" if absent */
+  char key[];                   /* "namespace/name" or "name" (a compact one: then the rest) */
 } cp_obj_t;
 
 /* Wraps json (taking ownership, even on failure) into a snapshot with one reference.
@@ -37,28 +39,48 @@ void cp_obj_unref(cp_obj_t *o);
 /* Writes the store key for namespace/name into out ("name" when ns is NULL or ""). */
 void cp_obj_key(const char *ns, const char *name, char *out, size_t outlen);
 
+/* A compact snapshot of o: its JSON text (a fraction of the memory of a cJSON tree, which
+ * costs about 80 bytes per node before its strings) with the identity fields copied. Its json
+ * is NULL; cp_obj_expand gives a readable one. Returns NULL on ENOMEM. */
+cp_obj_t *cp_obj_compact(const cp_obj_t *o);
+
+/* A readable snapshot of o: a new reference to o itself when it has its tree, else a new
+ * snapshot parsed from its text. NULL for NULL or on ENOMEM. */
+cp_obj_t *cp_obj_expand(cp_obj_t *o);
+
 typedef struct cp_store_s {
   pthread_rwlock_t lock;
   cp_map_t objs; /* key -> cp_obj_t* (one reference held by the store) */
+  int compact;   /* keeps compact snapshots; getters expand them */
 } cp_store_t;
 
 /* Initializes an empty store. Returns 0 or CP_ENOMEM. */
 int cp_store_init(cp_store_t *s);
 
+/* From now on, cp_store_put keeps compact snapshots (cp_obj_compact) and every getter hands
+ * out readable ones parsed on demand: memory for CPU, for large caches read by key. Call
+ * before the first put. */
+void cp_store_set_compact(cp_store_t *s);
+
 /* Returns a new reference to the object at key, or NULL. Any thread. */
 cp_obj_t *cp_store_get(cp_store_t *s, const char *key);
 
 /* Stores o (the store takes the caller's reference). *old, if non-NULL, receives the
- * replaced snapshot's reference (NULL if none); otherwise it is dropped. Returns 0 or
- * CP_ENOMEM (then the store is unchanged and the caller keeps o). */
+ * replaced snapshot's reference (NULL if none; in a compact store, a readable one, or
+ * NULL when out of memory); otherwise it is dropped. Returns 0 or CP_ENOMEM (then the store
+ * is unchanged and the caller keeps o). */
 int cp_store_put(cp_store_t *s, cp_obj_t *o, cp_obj_t **old);
 
-/* Removes key and returns its reference (NULL if absent). */
+/* 1 when the object at key has resourceVersion rv, else 0: no copy, no parse. */
+int cp_store_has_version(cp_store_t *s, const char *key, const char *rv);
+
+/* Removes key and returns its reference (NULL if absent; readable, as cp_store_get). */
 cp_obj_t *cp_store_del(cp_store_t *s, const char *key);
 
 /* Returns, in a new array the caller frees, references to every object for which keep
  * (if not NULL) returns nonzero; the caller unrefs each. *n gets the count. Returns 0 or
- * CP_ENOMEM. keep runs under the read lock and must not call into the store. */
+ * CP_ENOMEM. keep must not call into the store; it runs under the read lock, except in a
+ * compact store, where it sees each expanded snapshot after the lock is released. */
 int cp_store_list(cp_store_t *s, int (*keep)(const cp_obj_t *o, void *ud), void *ud,
                   cp_obj_t ***out, size_t *n);
 

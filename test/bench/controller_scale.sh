@@ -1,25 +1,95 @@
 #!/usr/bin/env bash
-# Controller at scale, on the local control plane (not a ctest test; run it by hand):
+# Controller at scale, on the local control plane (not a ctest test; run it by hand, on a
+# fresh cluster with enough kwok nodes, e.g. CLAWPLANE_NODES=20 for 1,000 runtimes):
 #   hack/local-cluster up
 #   CP_BUILD_DIR=build/default CP_SOURCE_DIR=$PWD hack/local-cluster exec test/bench/controller_scale.sh [N] [STEADY_SECONDS]
-# Creates N UserRuntimes at once (default 100) and prints:
-#   - seconds until all N are Ready (kubectl-visible condition),
-#   - the controller's peak RSS (VmHWM) and its RSS at steady state,
-#   - API writes the controller made during STEADY_SECONDS (default 120) of steady state
-#     with a 30 s resync (so every runtime is reconciled several times): must be 0,
-#   - reconciles done meanwhile, and the UserRuntimes' resourceVersions unchanged.
+# Creates N UserRuntimes at once (default 100) and prints, each line starting "result:":
+#   - convergence: seconds until all N are Ready (kubectl-visible condition);
+#   - the controller's RSS with no runtime and with N (so bytes per runtime, with its
+#     children in the caches), its peak RSS (VmHWM) and its CPU seconds (/proc/<pid>/stat);
+#   - requests by verb counted at the kube-apiserver (apiserver_request_total, so LIST and
+#     WATCH count too) for the resources the controller reads or writes, during convergence;
+#   - API writes during STEADY_SECONDS (default 120) of steady state with a 30 s resync (so
+#     every runtime is reconciled several times): must be 0;
+#   - restart: seconds from exec to synced caches (/readyz) and to the first pass done
+#     (every runtime reconciled, queue empty), and the writes of that first pass: must be 0;
+#   - the floor: the same children (Secret, PVC, NetworkPolicy, ConfigMap, Service, Pod per
+#     runtime) created directly by CP_BENCH_FLOOR_CONCURRENCY (32) parallel clients in a
+#     second namespace on the same cluster right after, timed until every pod is Ready,
+#     and the ratio convergence / floor.
+# The controller runs with CP_BENCH_WORKERS (16) workers and CP_BENCH_QPS (500) requests per
+# second per client so the API server, not the controller, is the limit.
 set -euo pipefail
 n=${1:-100}
 steady=${2:-120}
+workers=${CP_BENCH_WORKERS:-16}
+qps=${CP_BENCH_QPS:-500}
+floor_par=${CP_BENCH_FLOOR_CONCURRENCY:-32}
 E2E_NAME=bench
 . "$(dirname "$0")/../e2e/lib/controller.sh"
+floor_ns=$ns-floor
+trap 'kubectl delete ns "$floor_ns" --wait=false >/dev/null 2>&1 || true; cleanup' EXIT
+
+clk=$(getconf CLK_TCK)
+rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+cpu_s() { # user + system CPU seconds of pid (fields 14 and 15 of /proc/<pid>/stat)
+  sed 's/.*) //' "/proc/$1/stat" | awk -v t="$clk" '{printf "%.2f", ($12 + $13) / t}'
+}
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc; }
+
+# apiserver_request_total for the resources the controller touches, as "VERB resource[/sub]
+# count" lines (the bench's own kubectl polls on userruntimes are counted separately).
+res_re='^(userruntimes|runtimeprofiles|pods|services|networkpolicies|persistentvolumeclaims|secrets|configmaps|events|leases)$'
+api_counts() {
+  kubectl get --raw /metrics | awk -v re="$res_re" '
+    /^apiserver_request_total\{/ {
+      verb = res = sub_ = ""
+      if (match($0, /verb="[^"]*"/)) verb = substr($0, RSTART + 6, RLENGTH - 7)
+      if (match($0, /,resource="[^"]*"/)) res = substr($0, RSTART + 11, RLENGTH - 12)
+      if (match($0, /subresource="[^"]*"/)) sub_ = substr($0, RSTART + 13, RLENGTH - 14)
+      if (res !~ re) next
+      k = verb " " res (sub_ != "" ? "/" sub_ : "")
+      c[k] += $NF
+    }
+    END { for (k in c) printf "%s %d\n", k, c[k] }' | sort
+}
+# api_delta <before> <after>: the difference per "VERB resource" and per verb
+api_delta() {
+  awk 'NR == FNR {b[$1 " " $2] = $3; next} {d = $3 - b[$1 " " $2]; if (d > 0) print $1, $2, d}' \
+    <(printf '%s\n' "$1") <(printf '%s\n' "$2")
+}
+api_writes() { # the write verbs in an api_delta, on what the controller owns
+  awk '$1 ~ /^(POST|PUT|PATCH|DELETE|APPLY)$/ && $2 !~ /^(events|leases|pods\/status|pods\/binding|persistentvolumeclaims\/status)$/ {s += $3} END {print s + 0}'
+}
+by_verb() { awk '{v[$1] += $3} END {for (k in v) printf "%s=%d ", k, v[k]; print ""}'; }
+
+ready_count() {
+  kubectl -n "$1" get "$2" -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
+    grep -c '^True$' || true
+}
+polls=0
+wait_ready() { # wait_ready <namespace> <resource> <count>: 1 s polls (each a LIST)
+  until [ "$(ready_count "$1" "$2")" -ge "$3" ]; do
+    polls=$((polls + 1))
+    sleep 1
+  done
+}
+readyz() { curl -fsS -o /dev/null "http://127.0.0.1:$ctl_port/readyz" 2>/dev/null; }
+writes() { # the controller's own count of its reconcilers' writes (not the Lease's)
+  curl -fsS "http://127.0.0.1:$ctl_port/metrics" |
+    awk '$0 !~ /^#/ && $1 ~ /^clawplane_controller_reconcile_requests_total/ && $1 !~ /method="GET"/ {s += $2} END {printf "%d\n", s}'
+}
 
 setup_namespace
 apply_profile "$profile"
-start_controller controller --workers 4
-say "namespace $ns, controller pid $ctl_pid on :$ctl_port, $n runtimes"
+ctl_flags=(--workers "$workers" --kube-api-qps "$qps" --kube-api-burst "$((qps * 2))")
+start_controller controller "${ctl_flags[@]}"
+wait_for 60 "controller synced" readyz
+sleep 2
+rss0=$(rss_kb "$ctl_pid" VmRSS)
+say "namespace $ns, controller pid $ctl_pid on :$ctl_port, $n runtimes, $workers workers, qps $qps; RSS with none: $rss0 kB"
 
-rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 manifest() {
   local i
   for i in $(seq 1 "$n"); do
@@ -27,30 +97,92 @@ manifest() {
       "$i" "$ns" "$i" "$profile"
   done
 }
-ready_count() {
-  kubectl -n "$ns" get ur -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
-    grep -c '^True$' || true
-}
 
-t0=$(date +%s.%N)
+a0=$(api_counts)
+cpu0=$(cpu_s "$ctl_pid")
+t0=$(now)
 manifest | kubectl apply --server-side -f - >/dev/null
-until [ "$(ready_count)" -ge "$n" ]; do sleep 0.2; done
-t1=$(date +%s.%N)
-all_ready=$(echo "$t1 - $t0" | bc)
-peak_create=$(rss_kb "$ctl_pid" VmHWM)
-say "all $n Ready after ${all_ready}s; peak RSS so far ${peak_create} kB"
+wait_ready "$ns" ur "$n"
+conv=$(since "$t0")
+cpu1=$(cpu_s "$ctl_pid")
+a1=$(api_counts)
+conv_polls=$polls
+say "all $n Ready after ${conv}s"
 
 sleep 5 # let the last status writes land in the caches
 rv_before=$(kubectl -n "$ns" get ur -o jsonpath='{range .items[*]}{.metadata.resourceVersion}{" "}{end}')
-w0=$(metric '^clawplane_controller_reconcile_requests_total')
+w0=$(writes)
 r0=$(metric '^controller_runtime_reconcile_total')
+a2=$(api_counts)
 say "steady state for ${steady}s (resync every 30s)"
 sleep "$steady"
-w1=$(metric '^clawplane_controller_reconcile_requests_total')
+w1=$(writes)
 r1=$(metric '^controller_runtime_reconcile_total')
+a3=$(api_counts)
 rv_after=$(kubectl -n "$ns" get ur -o jsonpath='{range .items[*]}{.metadata.resourceVersion}{" "}{end}')
-printf '\nresult: runtimes=%d all_ready_seconds=%s peak_rss_kb=%s steady_rss_kb=%s\n' \
-  "$n" "$all_ready" "$(rss_kb "$ctl_pid" VmHWM)" "$(rss_kb "$ctl_pid" VmRSS)"
-printf 'result: steady_seconds=%d reconciles=%d writes=%d userruntimes_unchanged=%s\n' \
-  "$steady" "$((r1 - r0))" "$((w1 - w0))" "$([ "$rv_before" = "$rv_after" ] && echo yes || echo no)"
+rssn=$(rss_kb "$ctl_pid" VmRSS)
+peak=$(rss_kb "$ctl_pid" VmHWM)
+cpu2=$(cpu_s "$ctl_pid")
+conv_delta=$(api_delta "$a0" "$a1")
+steady_api_writes=$(api_delta "$a2" "$a3" | api_writes)
+
+say "restart"
+kill "$ctl_pid"
+wait "$ctl_pid" 2>/dev/null || true
+a4=$(api_counts)
+t2=$(now)
+start_controller controller2 "${ctl_flags[@]}"
+until readyz; do sleep 0.05; done
+synced=$(since "$t2")
+until [ "$(metric '^controller_runtime_reconcile_total')" -ge "$n" ] &&
+  [ "$(metric '^workqueue_depth')" = 0 ]; do sleep 0.05; done
+first_pass=$(since "$t2")
+sleep 20
+restart_writes=$(writes)
+restart_api_writes=$(api_delta "$a4" "$(api_counts)" | api_writes)
+restart_peak=$(rss_kb "$ctl_pid" VmHWM)
+restart_rss=$(rss_kb "$ctl_pid" VmRSS)
+kill "$ctl_pid"
+wait "$ctl_pid" 2>/dev/null || true
+
+say "floor: the same children created directly by $floor_par clients in $floor_ns"
+kubectl create ns "$floor_ns" >/dev/null
+kubectl label ns "$floor_ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
+fdir=$(mktemp -d "$logdir/floor.XXXX")
+# One runtime's children in the controller's order (the Pod last); a template of the
+# objects as the controller made them, without what the cluster added.
+kubectl -n "$ns" get secret,pvc,networkpolicy,configmap,service,pod -l app.kubernetes.io/managed-by=clawplane -o json |
+  jq -c --arg ns "$floor_ns" '
+    def order: {"Secret":0,"PersistentVolumeClaim":1,"NetworkPolicy":2,"ConfigMap":3,"Service":4,"Pod":5}[.kind];
+    .items | sort_by(.metadata.labels["app.kubernetes.io/instance"], order) | .[]
+    | .metadata = {name: .metadata.name, namespace: $ns, labels: .metadata.labels,
+        annotations: ((.metadata.annotations // {}) | with_entries(select(.key | test("kubernetes.io/") | not)))}
+    | del(.status, .spec.nodeName, .spec.clusterIP, .spec.clusterIPs, .spec.volumeName)' \
+  >"$fdir/all.jsonl"
+nobj=$(wc -l <"$fdir/all.jsonl")
+# Split by lines into floor_par files whole runtimes at a time (6 objects each, in order).
+split -n "l/$floor_par" -d -a 3 "$fdir/all.jsonl" "$fdir/part."
+af0=$(api_counts)
+t3=$(now)
+ls "$fdir"/part.* | xargs -P "$floor_par" -I{} kubectl create -f {} -o name >/dev/null
+created=$(since "$t3")
+polls=0
+wait_ready "$floor_ns" pod "$n"
+floor=$(since "$t3")
+floor_counts=$(api_delta "$af0" "$(api_counts)")
+
+printf '\n'
+printf 'result: runtimes=%d workers=%d qps=%s convergence_seconds=%s floor_seconds=%s ratio=%s floor_objects=%d floor_created_seconds=%s floor_clients=%d\n' \
+  "$n" "$workers" "$qps" "$conv" "$floor" "$(echo "scale=2; $conv / $floor" | bc)" "$nobj" "$created" "$floor_par"
+printf 'result: rss_none_kb=%d rss_n_kb=%d bytes_per_runtime=%d peak_rss_kb=%d cpu_seconds_convergence=%s cpu_seconds_total=%s\n' \
+  "$rss0" "$rssn" "$(((rssn - rss0) * 1024 / n))" "$peak" "$(echo "$cpu1 - $cpu0" | bc)" "$cpu2"
+printf 'result: apiserver requests during convergence (verb resource count; %d of the LISTs on userruntimes are the bench polling):\n' "$conv_polls"
+sed 's/^/result:   /' <<<"$conv_delta"
+printf 'result: apiserver requests by verb during convergence: %s\n' "$(by_verb <<<"$conv_delta")"
+printf 'result: apiserver requests by verb for the floor: %s\n' "$(by_verb <<<"$floor_counts")"
+printf 'result: steady_seconds=%d reconciles=%d controller_writes=%d apiserver_writes=%d userruntimes_unchanged=%s\n' \
+  "$steady" "$((r1 - r0))" "$((w1 - w0))" "$steady_api_writes" "$([ "$rv_before" = "$rv_after" ] && echo yes || echo no)"
+printf 'result: restart_to_synced_seconds=%s restart_to_first_pass_seconds=%s restart_writes=%d restart_apiserver_writes=%d restart_peak_rss_kb=%d restart_rss_kb=%d\n' \
+  "$synced" "$first_pass" "$restart_writes" "$restart_api_writes" "$restart_peak" "$restart_rss"
 [ $((w1 - w0)) = 0 ] || fail "the controller wrote $((w1 - w0)) times at steady state"
+[ "$restart_writes" = 0 ] || fail "the controller wrote $restart_writes times after a restart"

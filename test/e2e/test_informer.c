@@ -1,6 +1,7 @@
 /* Informer and leader election against the real API server:
  *  - the informer's cache follows create / update / delete, and handlers see each once;
  *  - objects deleted while nobody watched disappear on relist (a second informer);
+ *  - the list comes in pages no bigger than the client's body cap, stripped and projected;
  *  - of two candidates one leads; when it stops, the other takes over within seconds;
  *    when a leader vanishes without releasing, the other waits out the lease. */
 #include <setjmp.h>
@@ -99,7 +100,7 @@ static int wait_log(seen_t *s, const char *want, double secs) {
 }
 
 static void put_configmap(const char *name, const char *value) {
-  char body[256];
+  char body[2048];
   snprintf(body, sizeof body,
            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
            "\"labels\":{\"e2e\":\"informer\"}},\"data\":{\"v\":\"%s\"}}",
@@ -157,6 +158,58 @@ static void cache_follows_changes_and_relist_finds_deletions(void **state) {
   assert_int_equal(cp_store_len(cp_informer_store(inf)), 0);
   assert_null(strstr(s2.log, "before"));
   cp_informer_free(inf);
+}
+
+static void count_projection(cJSON *obj, void *ud) {
+  cJSON_DeleteItemFromObjectCaseSensitive(obj, "data");
+  (*(int *)ud)++;
+}
+
+/* The list comes in pages: with a client whose body cap is smaller than the whole list, the
+ * cache still fills, each object once, stripped of managedFields and projected. */
+static void paged_list_fills_the_cache_stripped_and_projected(void **state) {
+  (void)state;
+  char big[1100], name[32];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  for (int i = 0; i < 7; i++) {
+    snprintf(name, sizeof name, "paged-%d", i);
+    put_configmap(name, big);
+  }
+  seen_t s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  int projected = 0;
+  cp_informer_opts_t io = {.gvr = CP_GVR_CONFIGMAPS,
+                           .namespace_ = ns,
+                           .label_selector = "e2e",
+                           .project = count_projection,
+                           .project_ud = &projected,
+                           .page_size = 2};
+  cp_kube_client_opts_t co = {.max_body = 4096}; /* the 7 objects are about 9 KB */
+  cp_informer_handlers_t h = {on_add, on_update, on_delete, NULL, &s, NULL};
+  cp_informer_t *inf;
+  assert_int_equal(cp_informer_new(cfg, &co, &io, &h, &inf), 0);
+  assert_int_equal(cp_informer_start(inf), 0);
+  double end = mono() + 10;
+  while (!cp_informer_synced(inf) && mono() < end)
+    sleep_ms(10);
+  assert_true(cp_informer_synced(inf));
+  assert_int_equal(cp_store_len(cp_informer_store(inf)), 7);
+  assert_int_equal(projected, 7);
+  assert_int_equal(cp_informer_lists(inf), 1);
+  char key[128];
+  cp_obj_key(ns, "paged-6", key, sizeof key);
+  cp_obj_t *o = cp_store_get(cp_informer_store(inf), key);
+  assert_non_null(o);
+  assert_null(cp_json_getv(o->json, "metadata", "managedFields", NULL));
+  assert_null(cp_json_getv(o->json, "data", NULL));
+  assert_non_null(strstr(s.log, "add:paged-0 "));
+  assert_null(strstr(strstr(s.log, "add:paged-0 ") + 1, "add:paged-0 ")); /* once */
+  cp_obj_unref(o);
+  cp_informer_free(inf);
+  for (int i = 0; i < 7; i++) {
+    snprintf(name, sizeof name, "paged-%d", i);
+    cp_kube_delete(kc, &CP_GVR_CONFIGMAPS, ns, name, NULL, NULL, NULL);
+  }
 }
 
 /* --- leader election ------------------------------------------------------------------ */
@@ -252,6 +305,7 @@ static void vanished_leader_is_replaced_after_the_lease(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(cache_follows_changes_and_relist_finds_deletions),
+      cmocka_unit_test(paged_list_fills_the_cache_stripped_and_projected),
       cmocka_unit_test(one_leader_and_fast_handover),
       cmocka_unit_test(vanished_leader_is_replaced_after_the_lease),
   };

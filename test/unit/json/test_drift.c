@@ -104,12 +104,54 @@ static void escaped_keys_and_missing_live(void **state) {
   cJSON_Delete(want);
 }
 
+/* cp_json_keep: what is on a path stays whole, the rest goes; "*" walks array elements. */
+static void keep_trims_to_paths(void **state) {
+  (void)state;
+  static const cp_json_rule_t a[] = {{"metadata", false}, {"spec/c/*/image", false}, {NULL, false}};
+  static const cp_json_rule_t b[] = {{"status/conditions/*/type", false},
+                                     {"spec/v", false},
+                                     {"spec/c/*/env", false},
+                                     {NULL, false}};
+  static const cp_json_rule_t *const tables[] = {a, b, NULL};
+  cJSON *o = parse("{\"metadata\":{\"name\":\"x\",\"labels\":{\"k\":\"v\"}},"
+                   "\"spec\":{\"c\":[{\"name\":\"n\",\"image\":\"i\",\"env\":[{\"name\":\"E\"}],"
+                   "\"ports\":[1]},{\"image\":\"j\"}],\"v\":[{\"x\":1}],\"dns\":\"y\"},"
+                   "\"status\":{\"phase\":\"P\",\"conditions\":[{\"type\":\"Ready\","
+                   "\"status\":\"True\"}]},\"extra\":1}");
+  cp_json_keep(o, tables);
+  cJSON *want = parse("{\"metadata\":{\"name\":\"x\",\"labels\":{\"k\":\"v\"}},"
+                      "\"spec\":{\"c\":[{\"image\":\"i\",\"env\":[{\"name\":\"E\"}]},"
+                      "{\"image\":\"j\"}],\"v\":[{\"x\":1}]},"
+                      "\"status\":{\"conditions\":[{\"type\":\"Ready\"}]}}");
+  assert_true(cJSON_Compare(o, want, 1));
+  cJSON_Delete(want);
+  /* a named step at an array keeps the element whole; "" keeps everything */
+  static const cp_json_rule_t named[] = {{"spec/c/image", false}, {NULL, false}};
+  static const cp_json_rule_t *const t2[] = {named, NULL};
+  cJSON *p = parse("{\"spec\":{\"c\":[{\"image\":\"i\",\"x\":1}],\"d\":2}}");
+  cp_json_keep(p, t2);
+  cJSON *w2 = parse("{\"spec\":{\"c\":[{\"image\":\"i\",\"x\":1}]}}");
+  assert_true(cJSON_Compare(p, w2, 1));
+  static const cp_json_rule_t all[] = {{"", false}, {NULL, false}};
+  static const cp_json_rule_t *const t3[] = {all, NULL};
+  cJSON *q = cJSON_Duplicate(o, 1);
+  cp_json_keep(q, t3);
+  assert_true(cJSON_Compare(q, o, 1));
+  cp_json_keep(q, NULL); /* no path: nothing is kept */
+  assert_null(q->child);
+  cJSON_Delete(q);
+  cJSON_Delete(w2);
+  cJSON_Delete(p);
+  cJSON_Delete(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(list_object_without_kind_matches),
       cmocka_unit_test(exact_path_refuses_extra_selector_key),
       cmocka_unit_test(contains_path_accepts_server_defaults),
       cmocka_unit_test(escaped_keys_and_missing_live),
+      cmocka_unit_test(keep_trims_to_paths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

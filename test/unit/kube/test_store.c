@@ -80,11 +80,77 @@ static void list_filters_and_returns_references(void **state) {
   free(arr);
 }
 
+static int labelled(const cp_obj_t *o, void *ud) {
+  const char *v = cp_json_strv(o->json, "metadata", "labels", "app", NULL);
+  return v && strcmp(v, ud) == 0;
+}
+
+/* A compact store keeps text and hands every reader a tree equal to what was put. */
+static void compact_store_reads_like_a_plain_one(void **state) {
+  (void)state;
+  cp_store_t s;
+  assert_int_equal(cp_store_init(&s), 0);
+  cp_store_set_compact(&s);
+  const char *text = "{\"metadata\":{\"name\":\"a\",\"namespace\":\"ns\","
+                     "\"resourceVersion\":\"7\",\"labels\":{\"app\":\"x\"}},"
+                     "\"spec\":{\"v\":[1,2,{\"k\":\"\\u00e9\"}]}}";
+  cJSON *j = cJSON_Parse(text), *want = cJSON_Parse(text);
+  cp_obj_t *o = NULL, *old = (cp_obj_t *)1;
+  assert_int_equal(cp_obj_new(j, &o), 0);
+  assert_int_equal(cp_store_put(&s, o, &old), 0);
+  assert_null(old);
+  cp_obj_t *g = cp_store_get(&s, "ns/a");
+  assert_non_null(g);
+  assert_true(cJSON_Compare(g->json, want, 1));
+  assert_string_equal(g->resource_version, "7");
+  assert_int_equal(cp_store_has_version(&s, "ns/a", "7"), 1);
+  assert_int_equal(cp_store_has_version(&s, "ns/a", "8"), 0);
+  assert_int_equal(cp_store_has_version(&s, "ns/b", "7"), 0);
+  /* the stored snapshot is text with its identity copied */
+  cp_obj_t *c = cp_obj_compact(g);
+  assert_null(c->json);
+  assert_string_equal(c->key, "ns/a");
+  assert_string_equal(c->namespace_, "ns");
+  assert_string_equal(c->name, "a");
+  assert_string_equal(c->resource_version, "7");
+  cp_obj_t *e = cp_obj_expand(c);
+  assert_true(cJSON_Compare(e->json, want, 1));
+  cp_obj_unref(e);
+  cp_obj_unref(c);
+  cp_obj_unref(g);
+  /* a replacement hands back the old one readable; list filters on trees; del is readable */
+  cp_obj_t *o2 = obj("ns", "a", "8");
+  assert_int_equal(cp_store_put(&s, o2, &old), 0);
+  assert_non_null(old);
+  assert_true(cJSON_Compare(old->json, want, 1));
+  cp_obj_unref(old);
+  cp_obj_t *o3 = NULL;
+  assert_int_equal(cp_obj_new(cJSON_Parse(text), &o3), 0);
+  assert_int_equal(cp_store_put(&s, o3, NULL), 0); /* back to version 7 */
+  cp_store_put(&s, obj("ns", "other", "9"), NULL);
+  cp_obj_t **arr;
+  size_t n;
+  assert_int_equal(cp_store_list(&s, labelled, "x", &arr, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(arr[0]->name, "a");
+  assert_true(cJSON_Compare(arr[0]->json, want, 1));
+  cp_obj_unref(arr[0]);
+  free(arr);
+  cp_obj_t *d = cp_store_del(&s, "ns/a");
+  assert_non_null(d);
+  assert_true(cJSON_Compare(d->json, want, 1));
+  cp_obj_unref(d);
+  assert_int_equal(cp_store_len(&s), 1);
+  cJSON_Delete(want);
+  cp_store_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(keys_for_namespaced_and_cluster_scoped),
       cmocka_unit_test(reader_keeps_old_snapshot_after_replace),
       cmocka_unit_test(list_filters_and_returns_references),
+      cmocka_unit_test(compact_store_reads_like_a_plain_one),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
