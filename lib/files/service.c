@@ -846,14 +846,14 @@ int cp_files_service_new(const cp_files_service_opts_t *o, cp_metrics_t *reg,
   }
   if (reg) {
     const char *op[] = {"operation", NULL}, *dir[] = {"direction", NULL};
-    int rc = cp_metrics_counter(reg, "files_requests_total", "Requests by operation.", op,
+    int rc = cp_metrics_counter(reg, "clawplane_files_requests_total", "Requests by operation.", op,
                                 &svc->requests);
     rc = rc ? rc
-            : cp_metrics_counter(reg, "files_bytes_total",
+            : cp_metrics_counter(reg, "clawplane_files_bytes_total",
                                  "File bytes transferred, by direction (upload, download).", dir,
                                  &svc->bytes);
     rc = rc ? rc
-            : cp_metrics_gauge(reg, "files_transfers_active",
+            : cp_metrics_gauge(reg, "clawplane_files_transfers_active",
                                "Uploads, downloads and archives in flight.", NULL, &svc->transfers);
     rc = rc ? rc : cp_gauge_set_func(svc->transfers, NULL, active_fn, svc);
     if (rc) {

@@ -312,7 +312,7 @@ hdrs=$(cat "$tmp/hdrs")
 [ "$code" = 200 ] && grep -q '<form id="login">' "$tmp/body" || fail "login page: $code"
 grep -q "script-src 'self'" <<<"$(hdr Content-Security-Policy)" || fail "login page CSP: $hdrs"
 [ "$(hdr X-Frame-Options)" = DENY ] || fail "login page framing: $hdrs"
-curl -fsS "http://127.0.0.1:$port/login.js" | grep -q "/api/v1/auth/login" || fail "login script"
+grep -q "/api/v1/auth/login" <<<"$(curl -fsS "http://127.0.0.1:$port/login.js")" || fail "login script"
 ok "the login page the redirect points at is served, with a strict Content-Security-Policy"
 
 say "forward-auth wakes a Hibernated runtime"

@@ -26,7 +26,7 @@ start_controller second
 second_pid=$ctl_pid second_port=$ctl_port
 say "replicas on :$first_port (leader) and :$second_port"
 wait_for 20 "standby ready (caches warm)" curl -fsS "http://127.0.0.1:$second_port/readyz"
-curl -fsS "http://127.0.0.1:$second_port/metrics" | grep -q '^leader_election_master_status{name="clawplane-controller"} 0' ||
+grep -q '^leader_election_master_status{name="clawplane-controller"} 0' <<<"$(curl -fsS "http://127.0.0.1:$second_port/metrics")" ||
   fail "standby claims to lead"
 [ "$(kubectl -n "$ns" get lease "ctl-$suffix" -o jsonpath='{.spec.holderIdentity}')" = "$(hostname)_$first_pid" ] ||
   fail "lease holder is not the first replica"

@@ -24,7 +24,7 @@ writes() { # writes <port>: write requests this controller's reconcilers made (t
     awk '$0 !~ /^#/ && $1 ~ /^clawplane_controller_reconcile_requests_total/ && $1 ~ /method="(POST|PUT|PATCH|DELETE)"/ {s += $2} END {printf "%d\n", s}'
 }
 reconciles() { curl -fsS "http://127.0.0.1:$1/metrics" | awk '$1 ~ /^controller_runtime_reconcile_total/ {s += $2} END {printf "%d\n", s}'; }
-leads() { curl -fsS "http://127.0.0.1:$1/metrics" | grep -q '^leader_election_master_status{name="clawplane-controller"} 1'; }
+leads() { grep -q '^leader_election_master_status{name="clawplane-controller"} 1' <<<"$(curl -fsS "http://127.0.0.1:$1/metrics")"; }
 apiserver_writes() { # the kube-apiserver's own count of writes to what the controller writes
   kubectl get --raw /metrics | awk '$1 ~ /^apiserver_request_total\{/ && $1 ~ /verb="(POST|PUT|PATCH|DELETE|APPLY)"/ &&
     $1 ~ /resource="(pods|services|networkpolicies|persistentvolumeclaims|secrets|userruntimes|events)"/ {s += $2} END {printf "%d\n", s}'

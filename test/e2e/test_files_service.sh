@@ -264,14 +264,14 @@ ok "${BIG_MB} MiB up and down with matching sha256, peak RSS ${rss_all} KiB"
 cpid=$!
 bg+=("$cpid")
 for _ in $(seq 100); do
-  n=$(curl -s -m 5 "$base/metrics" | awk '/^files_bytes_total\{direction="upload"\}/ {print $2}')
+  n=$(curl -s -m 5 "$base/metrics" | awk '/^clawplane_files_bytes_total\{direction="upload"\}/ {print $2}')
   [ "${n%.*}" -gt $(((BIG_MB << 21) + 8 * 1048576)) ] 2>/dev/null && break
   sleep 0.1
 done
 kill "$cpid" 2>/dev/null
 wait "$cpid" 2>/dev/null
 for _ in $(seq 50); do
-  active=$(curl -s -m 5 "$base/metrics" | awk '/^files_transfers_active/ {print $2}')
+  active=$(curl -s -m 5 "$base/metrics" | awk '/^clawplane_files_transfers_active/ {print $2}')
   [ "$active" = 0 ] && break
   sleep 0.1
 done
@@ -322,7 +322,7 @@ done
 ok "upload racing deletes: the file ends whole or absent, never partial"
 
 # --- metrics and SIGTERM ------------------------------------------------------------------
-curl -s -m 5 "$base/metrics" | grep -q '^files_requests_total{operation="upload"}' ||
+grep -q '^clawplane_files_requests_total{operation="upload"}' <<<"$(curl -s -m 5 "$base/metrics")" ||
   fail "metrics"
 kill -TERM "$srv"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

@@ -211,7 +211,7 @@ ip=$(jp pod/claw '{.status.podIP}')
 case "$ip" in 10.247.0.*) ;; *) fail "podIP $ip not from the node's podCIDR" ;; esac
 [ "$(jp pod/claw '{.status.hostIP}/{.status.phase}/{.status.containerStatuses[0].started}')" = "10.240.7.1/Running/true" ] ||
   fail "status: $(jp pod/claw '{.status}')"
-curl -sf -m 5 "http://$ip:18789/healthz" | grep -q '"ok":true' || fail "curl http://$ip:18789/healthz from the host"
+grep -q '"ok":true' <<<"$(curl -sf -m 5 "http://$ip:18789/healthz")" || fail "curl http://$ip:18789/healthz from the host"
 ok "curl http://$ip:18789/healthz from the host answers (podIP from the podCIDR, hostIP the node IP)"
 
 pid=$(pid_of claw openclaw)
