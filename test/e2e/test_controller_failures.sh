@@ -47,7 +47,7 @@ for reason in CrashLoopBackOff ImagePullBackOff; do
   [ "$(cond bob Ready status)" = False ] || fail "Ready not False for $reason"
   [ "$(jp ur/bob '{.status.phase}')" = Failed ] || fail "phase: $(jp ur/bob '{.status.phase}')"
   wait_for 10 "event $reason" event_seen bob "$reason"
-  kubectl -n "$ns" get ur bob | grep -q Failed || fail "kubectl get ur does not show Failed"
+  grep -q Failed <<<"$(kubectl -n "$ns" get ur bob)" || fail "kubectl get ur does not show Failed"
   ok "$reason: Degraded=True reason $reason, phase Failed, Ready=False, Warning event"
 done
 

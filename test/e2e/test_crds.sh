@@ -210,6 +210,10 @@ grep -Eq '^NAME +IMAGE +IDLETIMEOUT +AGE$' <<<"$(head -n1 <<<"$out")" ||
 grep -Eq "^$rp +ghcr.io/openclaw/openclaw@sha256:[0-9a-f]+ +1h30m +[0-9][0-9smhd]* *\$" <<<"$out" ||
   fail "kubectl get rp: no row with the image and 1h30m: $out"
 ok "kubectl get rp shows IMAGE IDLETIMEOUT AGE"
+out=$(kubectl get rp "$rp" -o wide 2>&1) || fail "kubectl get rp -o wide: $out"
+grep -Eq '^NAME +IMAGE +IDLETIMEOUT +MAXUPLOAD +FILESQUOTA +AGE$' <<<"$(head -n1 <<<"$out")" ||
+  fail "kubectl get rp -o wide: header is not 'NAME IMAGE IDLETIMEOUT MAXUPLOAD FILESQUOTA AGE': $(head -n1 <<<"$out")"
+ok "kubectl get rp -o wide adds the file limits MAXUPLOAD FILESQUOTA"
 
 out=$(kubectl get clawplane -A 2>&1) || fail "kubectl get clawplane -A: $out"
 grep -q "userruntime.clawplane.io/alice" <<<"$out" ||

@@ -185,7 +185,7 @@ if ctl files ls --help >/dev/null 2>&1; then
   ctl files get notes/seven.bin "$logdir/x" 2>"$logdir/err" && fa_fail "clawctl files get of a deleted file succeeded"
   grep -q "seven.bin" "$logdir/err" || fa_fail "clawctl files get: $(cat "$logdir/err")"
   [ -e "$logdir/x" ] && fa_fail "a failed clawctl files get left $logdir/x"
-  ls "$logdir" | grep -q 'clawctl-' && fa_fail "a failed clawctl files get left a temporary file"
+  grep -q 'clawctl-' <<<"$(ls "$logdir")" && fa_fail "a failed clawctl files get left a temporary file"
   ok "clawctl files mkdir, put, ls, get (identical bytes; a progress line on a terminal), mv, rm (--recursive needed), a missing file is an error naming it and leaves nothing"
 else
   fa_fail "clawctl has no files command"

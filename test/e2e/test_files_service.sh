@@ -277,7 +277,7 @@ for _ in $(seq 50); do
 done
 [ "$active" = 0 ] || fail "the cut upload is still counted: $active"
 [ ! -e "$ws/cut.bin" ] || fail "a cut upload left cut.bin"
-! ls -A "$ws" | grep -q '^\.clawplane-upload-' || fail "a cut upload left a temporary file"
+! grep -q '^\.clawplane-upload-' <<<"$(ls -A "$ws")" || fail "a cut upload left a temporary file"
 ok "a cut upload leaves neither the file nor a temporary one"
 
 # --- tar ------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ for round in 1 2 3; do
   else
     state=absent
   fi
-  ! ls -A "$ws" | grep -q '^\.clawplane-upload-' || fail "temporary file left by the race"
+  ! grep -q '^\.clawplane-upload-' <<<"$(ls -A "$ws")" || fail "temporary file left by the race"
   echo "  round $round: race.bin $state"
 done
 ok "upload racing deletes: the file ends whole or absent, never partial"

@@ -343,7 +343,7 @@ route_rules=("ingressroutes.traefik.io [] [get list watch create patch]"
 traefik_after=$(traefik_api)
 if [ "$traefik_before" != "$traefik_after" ]; then
   # Installed mid-render: either answer is right; take the one the release holds.
-  h get manifest "$rel" -n "$ns" | grep -q 'traefik.io' && routes=("${route_rules[@]}")
+  grep -q 'traefik.io' <<<"$(h get manifest "$rel" -n "$ns")" && routes=("${route_rules[@]}")
 elif [ "$traefik_after" = yes ]; then
   routes=("${route_rules[@]}")
 fi

@@ -186,8 +186,9 @@ check exprs "$logdir/chart.yaml" >"$logdir/exprs" || fail "no dashboard rendered
 missing=$(sort -u "$logdir/rule.names" "$logdir/dash.names" | comm -23 - "$logdir/exposed")
 [ -z "$missing" ] || fail "used by the chart but exposed by no binary: $missing"
 ok "$(grep -c 'alert:' "$logdir/rules.yaml") alerts and $(wc -l <"$logdir/exprs") dashboard queries parse; their $(sort -u "$logdir/rule.names" "$logdir/dash.names" | wc -l) metric names are all exposed"
-helm template x "$src/charts/clawplane" --kube-version 1.34.0 --set postgresql.bundled.enabled=true \
-  --set metrics.prometheusRule.enabled=true 2>/dev/null | grep -q 'kind: PrometheusRule' &&
+rendered=$(helm template x "$src/charts/clawplane" --kube-version 1.34.0 --set postgresql.bundled.enabled=true \
+  --set metrics.prometheusRule.enabled=true 2>/dev/null) || fail "helm template with prometheusRule.enabled failed"
+grep -q 'kind: PrometheusRule' <<<"$rendered" &&
   fail "PrometheusRule rendered without the monitoring.coreos.com/v1 API"
 ok "no PrometheusRule without the monitoring.coreos.com/v1 API"
 echo "test_metrics: $checks checks passed"

@@ -248,8 +248,8 @@ kubectl -n "$ns" patch ur alice --type=merge --field-manager=e2e -p '{"spec":{"i
 wait_for 120 "alice hibernates" field_is ur/alice '{.status.phase}' Hibernated
 kubectl -n "$ns" patch ur alice --type=merge --field-manager=e2e -p '{"spec":{"idleTimeout":"1h"}}' >/dev/null
 wait_for 60 "the pod is gone" absent pod/alice
-ip netns list | grep -q "^$CLAWPLANE_RUNTIME_PREFIX" && oc_fail "a network namespace of the hibernated pod is left"
-pgrep -f "openclaw.mjs gateway" -a | grep -q "$state" && oc_fail "an OpenClaw process is left"
+grep -q "^$CLAWPLANE_RUNTIME_PREFIX" <<<"$(ip netns list)" && oc_fail "a network namespace of the hibernated pod is left"
+grep -q "$state" <<<"$(pgrep -f "openclaw.mjs gateway" -a)" && oc_fail "an OpenClaw process is left"
 ok "Hibernated: no pod, no network namespace, no process"
 code=$(via "$jar_a" / -o "$logdir/starting.html" -w '%{http_code}' -H 'Accept: text/html')
 [ "$code" = 503 ] && grep -q "starting" "$logdir/starting.html" ||

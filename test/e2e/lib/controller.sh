@@ -126,8 +126,8 @@ field_is() { [ "$(jp "$1" "$2")" = "$3" ]; }
 absent() { ! kubectl -n "$ns" get "$1" >/dev/null 2>&1; }
 cond() { jp "ur/$1" "{.status.conditions[?(@.type==\"$2\")].$3}"; }
 event_seen() { # event_seen <ur> <reason>
-  kubectl -n "$ns" get events --field-selector "involvedObject.name=$1,reason=$2" \
-    -o name 2>/dev/null | grep -q .
+  grep -q . <<<"$(kubectl -n "$ns" get events --field-selector "involvedObject.name=$1,reason=$2" \
+    -o name 2>/dev/null)"
 }
 metric() { # metric <regex>: sum of the matching series from the last started controller
   curl -fsS "http://127.0.0.1:$ctl_port/metrics" |
