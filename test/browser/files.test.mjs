@@ -99,17 +99,38 @@ try {
     tarBytes.includes(Buffer.from('# note\n')), `docs as .tar holds note.md (${tar.suggestedFilename()}, ${tarBytes.length} bytes)`);
   ok('into a folder (breadcrumbs), upload there, back to the workspace, the folder downloads as .tar');
 
-  // --- delete a file and the folder (confirmed, recursive) --------------------------------------------
+  // --- paging: a folder of 205 files shows 200, then "More" the rest ------------------------------
+  assert((await page.request.post(api('many'), {data: {action: 'mkdir'}})).status() === 201, 'mkdir many');
+  for (let i = 0; i < 205; i += 41) {
+    const rs = await Promise.all(Array.from({length: 41}, (_, j) =>
+      page.request.put(api(`many/f${String(i + j).padStart(3, '0')}.txt`), {data: 'x'})));
+    assert(rs.every((r) => r.status() === 201), `uploads into many: ${rs.map((r) => r.status())}`);
+  }
+  await go(page, '#/files?path=many', 'My files');
+  const many = page.getByRole('table', {name: 'Contents of many'}).locator('tbody tr');
+  await many.first().waitFor();
+  assert(await many.count() === 200, `the first page holds 200 rows: ${await many.count()}`);
+  await page.getByRole('button', {name: 'More', exact: true}).click();
+  await page.getByRole('link', {name: 'f204.txt', exact: true}).waitFor();
+  assert(await many.count() === 205, `after More, 205 rows: ${await many.count()}`);
+  assert(!(await page.getByRole('button', {name: 'More', exact: true}).isVisible()), 'no More after the last page');
+  await page.getByRole('navigation', {name: 'Folder path'}).getByRole('link', {name: 'Workspace'}).click();
+  await listing.getByRole('link', {name: 'many/'}).waitFor();
+  ok('a folder of 205 files lists 200, "More" brings the other 5 and then goes away');
+
+  // --- delete a file and the folders (confirmed, recursive) -----------------------------------------
   await page.getByRole('button', {name: 'Delete greeting.txt'}).click();
   await page.getByText('Deleted greeting.txt.').waitFor();
   await page.getByRole('button', {name: 'Delete docs'}).click();
   await page.getByText('Deleted docs.').waitFor();
   assert(dialogs.some((m) => /Delete the folder docs and everything in it\?/.test(m)), `asked before deleting the folder: ${dialogs}`);
+  await page.getByRole('button', {name: 'Delete many'}).click();
+  await page.getByText('Deleted many.').waitFor();
   await page.getByRole('button', {name: 'Delete big.bin'}).click();
   await page.getByText('Deleted big.bin.').waitFor();
-  for (const p of ['greeting.txt', 'docs/note.md', 'big.bin'])
+  for (const p of ['greeting.txt', 'docs/note.md', 'big.bin', 'many/f000.txt'])
     assert((await page.request.get(api(p))).status() === 404, `${p} is gone`);
-  ok('delete a file and a full folder (asked first, recursive); the API finds neither');
+  ok('delete files and full folders (asked first, recursive); the API finds none of them');
 
   // --- keyboard: reach Upload and the row actions by Tab ---------------------------------------------
   await page.getByLabel('New folder name').focus();
