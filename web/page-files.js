@@ -69,8 +69,10 @@ export async function render(root, {me, params}) {
   function unavailable(e) {
     tools.hidden = true;
     const rt = user === me.username ? '#/runtime' : `#/runtime?user=${encodeURIComponent(user)}`;
+    const way = e.status === 404 && dir ? h('a', {href: link('')}, 'Back to the workspace')
+      : e.status === 409 || e.status === 404 ? h('a', {href: rt}, 'Go to the runtime page to start it') : '';
     list.replaceChildren(h('div', {class: 'msg error', role: 'alert', id: 'files-unavailable'}, h('p', {}, e.message),
-      e.status === 409 || e.status === 404 ? h('p', {}, h('a', {href: rt}, 'Go to the runtime page to start it')) : ''));
+      way ? h('p', {}, way) : ''));
   }
 
   function show() {
@@ -125,6 +127,11 @@ export async function render(root, {me, params}) {
         f.elements.name.focus();
         return;
       }
+      if (name === e.name) {
+        editor.replaceChildren();
+        msg.set('Nothing to change.');
+        return;
+      }
       busy(f.querySelector('button[type=submit]'), msg, async () => {
         await post(url(join(dir, e.name)), {action: 'move', to: join(dir, name)});
         editor.replaceChildren();
@@ -166,21 +173,23 @@ export async function render(root, {me, params}) {
   // One file: ask before replacing an existing name, then PUT with a progress bar.
   async function send(file) {
     const path = join(dir, file.name);
-    let exists = true;
-    try {
-      await api('HEAD', url(path));
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 404)) throw e;
-      exists = false;
-    }
-    if (exists && !window.confirm(`${file.name} already exists here. Replace it?`)) {
-      uploads.append(h('li', {}, `${file.name}: not uploaded (kept the existing file).`));
-      return;
-    }
     const bar = h('progress', {max: 100, value: 0, 'aria-label': `Upload of ${file.name}`});
-    const state = h('span', {class: 'muted'}, '0%');
+    const state = h('span', {class: 'muted'}, 'checking…');
     uploads.append(h('li', {}, h('span', {class: 'name'}, file.name), bar, state));
     try {
+      let exists = true;
+      try {
+        await api('HEAD', url(path));
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 404)) throw e;
+        exists = false;
+      }
+      if (exists && !window.confirm(`${file.name} already exists here. Replace it?`)) {
+        bar.remove();
+        state.textContent = 'not uploaded: the existing file is kept';
+        return;
+      }
+      state.textContent = '0%';
       await upload(url(path) + (exists ? '?overwrite=true' : ''), file, (done, total) => {
         const pct = total ? Math.floor((done * 100) / total) : 100;
         bar.value = pct;

@@ -142,6 +142,14 @@ try {
   await page.getByText('Deleted kb.').waitFor();
   ok('keyboard: a folder created with Enter and deleted from its focused button');
 
+  // --- a folder that is not there (an edited URL): the API's words and the way back -----------------
+  await go(page, '#/files?path=no-such-folder', 'My files');
+  const gone = await page.locator('#files-unavailable').textContent();
+  assert(/no-such-folder/.test(gone), `the 404 names the folder: ${gone}`);
+  await page.getByRole('link', {name: 'Back to the workspace'}).click();
+  await listing.getByRole('link', {name: 'AGENTS.md', exact: true}).waitFor();
+  ok('a missing folder is named in the API\'s words, with a link back to the workspace');
+
   // --- an administrator looks at alice's files ----------------------------------------------------
   const admin = await newPage(360);
   await signIn(admin, ADMIN, ADMIN_PW, `#/files?user=${USER}`);
