@@ -1,5 +1,5 @@
 // The dashboard's shell: who is signed in, the navigation, and a hash router
-// (#/runtime, #/admin/users, ...) that renders one page module at a time into <main>.
+// (#/runtime, #/files, #/admin/users, ...) that renders one page module at a time into <main>.
 // Pages are modules exporting render(root, ctx) that may return a cleanup function
 // (to close an event stream, stop a timer) run before the next page renders.
 import {get, onSessionEnd, ApiError} from './api.js';
@@ -7,6 +7,7 @@ import {h} from './ui.js';
 import * as runtime from './page-runtime.js';
 import * as usage from './page-usage.js';
 import * as tokens from './page-tokens.js';
+import * as files from './page-files.js';
 import * as account from './page-account.js';
 import * as accept from './page-accept.js';
 import * as users from './admin-users.js';
@@ -17,7 +18,7 @@ import * as audit from './admin-audit.js';
 import * as health from './admin-health.js';
 
 const routes = {
-  runtime, usage, tokens, account,
+  runtime, files, usage, tokens, account,
   'admin/users': users, 'admin/runtimes': runtimes, 'admin/quotas': quotas,
   'admin/usage': allUsage, 'admin/audit': audit, 'admin/health': health,
 };

@@ -6,77 +6,17 @@
 // Environment (from test_dashboard.sh): DASH_URL, DASH_ADMIN, DASH_ADMIN_PASSWORD,
 // DASH_DATABASE_URL (psql URL of the apiserver's schema), DASH_SCREENSHOTS (a directory),
 // CHROMIUM (default /usr/bin/chromium).
-import {chromium} from 'playwright-core';
 import {execFileSync} from 'node:child_process';
-import {mkdirSync, readFileSync} from 'node:fs';
-import {createRequire} from 'node:module';
+import {openBrowser, ok, assert} from './lib.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const BASE = process.env.DASH_URL;
 const ADMIN = process.env.DASH_ADMIN;
 const ADMIN_PW = process.env.DASH_ADMIN_PASSWORD;
 const DB = process.env.DASH_DATABASE_URL;
 const SHOTS = process.env.DASH_SCREENSHOTS;
 if (!BASE || !ADMIN || !ADMIN_PW || !DB || !SHOTS) throw new Error('run me from test/e2e/test_dashboard.sh');
-mkdirSync(SHOTS, {recursive: true});
 
-let checks = 0;
-const ok = (what) => console.log(`ok ${++checks} - ${what}`);
-function assert(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-dev-shm-usage'],
-});
-const cspViolations = [];
-
-async function newPage(width = 1280) {
-  const ctx = await browser.newContext({viewport: {width, height: 900}});
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(20000);
-  page.on('console', (m) => {
-    if (/Content[- ]Security[- ]Policy/i.test(m.text())) cspViolations.push(m.text());
-  });
-  page.on('pageerror', (e) => cspViolations.push(`page error: ${e.message}`));
-  return page;
-}
-
-async function signIn(page, user, password, hash = '#/runtime') {
-  await page.goto(`${BASE}/${hash}`);
-  await page.waitForURL(/\/login\?next=/); // not signed in: the dashboard sends us to /login
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', {name: 'Log in'}).click();
-  await page.waitForSelector('body[data-ready="true"]');
-}
-
-const axeSeen = new Set();
-// At 360 and 1280 px: no serious or critical axe violation, no sideways scrolling, a screenshot.
-async function audit(page, name) {
-  const size = page.viewportSize();
-  for (const width of [360, 1280]) {
-    await page.setViewportSize({width, height: 900});
-    if (!(await page.evaluate(() => !!window.axe)))
-      await page.evaluate(axeSource); // through the DevTools protocol: the page's CSP stays strict
-    const r = await page.evaluate(() => window.axe.run(document, {resultTypes: ['violations']}));
-    const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    assert(!bad.length, `axe on ${name} at ${width} px: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join('; ')}`).join(' | ')}`);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert(overflow <= 1, `${name} fits ${width} px without sideways scrolling (overflow ${overflow}px)`);
-    await page.screenshot({path: `${SHOTS}/${name}-${width}.png`, fullPage: true});
-  }
-  axeSeen.add(name);
-  await page.setViewportSize(size);
-}
-
-async function go(page, hash, heading) {
-  await page.goto(`${BASE}/${hash}`);
-  await page.getByRole('heading', {level: 1, name: heading}).waitFor();
-}
+const {browser, newPage, signIn, audit, go, cspViolations, axeSeen} = await openBrowser({base: BASE, shots: SHOTS});
 
 function psql(sql) {
   return execFileSync('psql', [DB, '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-c', sql], {encoding: 'utf8'}).trim();
@@ -150,6 +90,16 @@ try {
   await alice.locator('#rt-phase', {hasText: 'Stopped'}).waitFor({timeout: 120000});
   assert(await alice.evaluate(() => window.__noReload === 1), 'still no reload');
   ok('the user stops the runtime and sees it Stopped');
+
+  // --- files without a file service (this apiserver has no --files-key-file) -------------------
+  await alice.getByRole('link', {name: 'My files'}).click();
+  await alice.getByRole('heading', {level: 1, name: 'My files'}).waitFor();
+  const why = alice.locator('#files-unavailable');
+  await why.waitFor();
+  assert(/file service is not configured/.test(await why.textContent()), `the 501 is shown in the API's words: ${await why.textContent()}`);
+  assert(!(await alice.getByRole('button', {name: 'Upload'}).isVisible()), 'no upload form where nothing can be uploaded');
+  await audit(alice, 'files-unavailable');
+  ok('the files page without a file service says so in the API\'s words (501) and offers no upload');
 
   // --- tokens ---------------------------------------------------------------------------------
   await go(alice, '#/tokens', 'API tokens');
