@@ -187,7 +187,7 @@ int cp_api_parse_login(const cJSON *body, cp_api_login_t *out, char *err, size_t
   if (rc == 0)
     rc = str(body, "username", 1, 63, &v.username, NULL, err, errlen);
   if (rc == 0)
-    rc = str(body, "password", 1, CP_PASSWORD_MAX_LEN, &v.password, &v.password_len, err, errlen);
+    rc = str(body, "password", 1, CP_PASSWORD_MAX_BYTES, &v.password, &v.password_len, err, errlen);
   if (rc == 0)
     *out = v;
   return rc;
@@ -199,10 +199,10 @@ int cp_api_parse_password_change(const cJSON *body, cp_api_password_change_t *ou
   cp_api_password_change_t v = {0};
   int rc = only(body, allowed, err, errlen);
   if (rc == 0)
-    rc = str(body, "current_password", 1, CP_PASSWORD_MAX_LEN, &v.current, &v.current_len, err,
+    rc = str(body, "current_password", 1, CP_PASSWORD_MAX_BYTES, &v.current, &v.current_len, err,
              errlen);
   if (rc == 0)
-    rc = str(body, "new_password", 1, CP_PASSWORD_MAX_LEN, &v.next, &v.next_len, err, errlen);
+    rc = str(body, "new_password", 1, CP_PASSWORD_MAX_BYTES, &v.next, &v.next_len, err, errlen);
   if (rc == 0)
     rc = new_password("new_password", v.next, v.next_len, err, errlen);
   if (rc == 0)
@@ -220,7 +220,7 @@ int cp_api_parse_user_create(const cJSON *body, cp_api_user_create_t *out, char 
   if (rc == 0)
     rc = role(body, &v.role, err, errlen);
   if (rc == 0) {
-    rc = str(body, "password", 0, CP_PASSWORD_MAX_LEN, &v.password, &v.password_len, err, errlen);
+    rc = str(body, "password", 0, CP_PASSWORD_MAX_BYTES, &v.password, &v.password_len, err, errlen);
     if (rc == 0)
       rc = new_password("password", v.password, v.password_len, err, errlen);
     else if (rc == CP_ENOTFOUND)
@@ -352,7 +352,7 @@ int cp_api_parse_accept(const cJSON *body, cp_api_accept_t *out, char *err, size
   if (rc == 0)
     rc = str(body, "token", 1, 128, &v.token, NULL, err, errlen);
   if (rc == 0)
-    rc = str(body, "password", 1, CP_PASSWORD_MAX_LEN, &v.password, &v.password_len, err, errlen);
+    rc = str(body, "password", 1, CP_PASSWORD_MAX_BYTES, &v.password, &v.password_len, err, errlen);
   if (rc == 0)
     rc = new_password("password", v.password, v.password_len, err, errlen);
   if (rc == 0)
@@ -367,10 +367,15 @@ int cp_api_parse_token_create(const cJSON *body, cp_api_token_create_t *out, cha
   size_t n = 0;
   int rc = only(body, allowed, err, errlen);
   if (rc == 0)
-    rc = str(body, "name", 1, 128, &v.name, &n, err, errlen);
-  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = str(body, "name", 1, 4 * 128, &v.name, &n, err, errlen);
+  size_t chars = 0; /* the spec's maxLength counts characters: UTF-8 takes up to 4 bytes */
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    chars += ((unsigned char)v.name[i] & 0xC0) != 0x80;
     if ((unsigned char)v.name[i] < 0x20 || v.name[i] == 0x7f)
       rc = fail(err, errlen, CP_EINVAL, "name must not contain control characters");
+  }
+  if (rc == 0 && chars > 128)
+    rc = fail(err, errlen, CP_EINVAL, "name must be at most 128 characters");
   if (rc == 0 && n == 0)
     rc = fail(err, errlen, CP_EINVAL, "name must not be empty");
   cp_api_opt_t set;
