@@ -241,20 +241,27 @@ static int resource_map(const cJSON *m, const char *what, char *err, size_t errl
       return fail(err, errlen, CP_EINVAL,
                   "resources.%s: unknown resource \"%.64s\" (cpu, memory or ephemeral-storage)",
                   what, k);
-    int64_t milli;
+    int64_t milli = 0;
     int rc;
-    if (cJSON_IsString(it)) {
+    if (cJSON_IsString(it) && strlen(it->valuestring) <= CP_QUANTITY_MAX_LEN) {
       rc = cp_quantity_parse(it->valuestring, &milli);
-    } else if (cJSON_IsNumber(it) && isfinite(it->valuedouble) && it->valuedouble >= 0 &&
+    } else if (cJSON_IsNumber(it) && isfinite(it->valuedouble) && it->valuedouble >= 0.001 &&
                it->valuedouble < 1e15) {
       rc = 0;
       milli = (int64_t)(it->valuedouble * 1000);
     } else {
       rc = CP_EPARSE;
     }
-    if (rc != 0 || milli <= 0)
+    /* A quantity in the spec's grammar that is zero or too large for the API server is
+     * well-formed but unacceptable: CP_EINVALID (422), like the API server's own answer. */
+    if (rc == CP_EPARSE || rc == CP_EINVAL || (rc == 0 && milli < 0))
       return fail(err, errlen, CP_EINVAL,
                   "resources.%s.%s must be a positive Kubernetes quantity such as 500m or 1Gi",
+                  what, k);
+    if (rc != 0 || milli <= 0)
+      return fail(err, errlen, CP_EINVALID,
+                  "resources.%s.%s must be a positive Kubernetes quantity such as 500m or 1Gi "
+                  "and at most 9.2e15",
                   what, k);
   }
   return 0;
