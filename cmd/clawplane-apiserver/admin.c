@@ -208,7 +208,7 @@ static void enable_work(api_ctx_t *c, api_worker_t *w) {
 
 void cp__api_user_disable(api_ctx_t *c) {
   if (!strcmp(c->target, c->user)) {
-    cp__api_fail(c, 400, "you cannot disable your own account");
+    cp__api_fail(c, 409, "you cannot disable your own account");
     cp__api_finish(c);
     return;
   }
@@ -883,7 +883,7 @@ static void user_delete_work(api_ctx_t *c, api_worker_t *w) {
 
 void cp__api_user_delete(api_ctx_t *c) {
   if (!strcmp(c->target, c->user)) {
-    cp__api_fail(c, 400, "you cannot delete your own account");
+    cp__api_fail(c, 409, "you cannot delete your own account");
     cp__api_finish(c);
     return;
   }

@@ -418,10 +418,13 @@ int cp_api_parse_quota(const cJSON *body, cp_api_quota_t *out, char *err, size_t
       const cJSON *it;
       cJSON_ArrayForEach(it, m) {
         const char *s = cJSON_IsString(it) ? it->valuestring : NULL;
-        size_t n = s ? strlen(s) : 0;
-        int printable = n > 0 && n <= 256;
-        for (size_t i = 0; printable && i < n; i++)
+        size_t n = s ? strlen(s) : 0, chars = 0; /* the spec's maxLength counts characters */
+        int printable = n > 0 && n <= 4 * 256;
+        for (size_t i = 0; printable && i < n; i++) {
+          chars += ((unsigned char)s[i] & 0xC0) != 0x80;
           printable = (unsigned char)s[i] > 0x20 && s[i] != 0x7f;
+        }
+        printable = printable && chars <= 256;
         if (!printable) {
           rc = fail(err, errlen, CP_EINVAL,
                     "allowed_models[%zu] must be a model name of 1 to 256 visible characters",
