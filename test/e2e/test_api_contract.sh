@@ -18,7 +18,7 @@ E2E_NAME=contract
 api_bin="$build/bin/clawplane-apiserver"
 cache=${CLAWPLANE_CACHE:-$HOME/.cache/clawplane}
 venv="$cache/api-contract-venv"
-examples=${CP_CONTRACT_EXAMPLES:-8}
+examples=${CP_CONTRACT_EXAMPLES:-40}
 seed=${CP_CONTRACT_SEED:-1616}
 schema=e2e_contract_$suffix
 admin_pw="admin-password-$suffix"
@@ -93,6 +93,33 @@ s=$(json -X POST -H "Authorization: Bearer $admin_tok" -d '{"username":"short-pw
 s=$(json -X POST -H "Authorization: Bearer $admin_tok" -d '{"username":"long-pw","password":"éééééééé"}' "$base/api/v1/users")
 [ "$s" = 201 ] || fail "an 8-character password of 16 bytes: HTTP $s, want 201: $(cat "$logdir/body")"
 ok "password lengths count characters, as the spec's minLength does"
+# 128 characters of two bytes: the spec's maxLength 128 for a token's name
+name=$(python3 -c 'print("é" * 128)')
+s=$(json -X POST -H "Authorization: Bearer $admin_tok" -d "{\"name\":\"$name\"}" "$base/api/v1/users/me/tokens")
+[ "$s" = 201 ] || fail "a token name of 128 two-byte characters: HTTP $s, want 201: $(cat "$logdir/body")"
+s=$(json -X PUT -H "Authorization: Bearer $admin_tok" -d "{\"allowed_models\":[\"$name\"]}" "$base/api/v1/users/$plain/quota")
+[ "$s" = 200 ] || fail "a model name of 128 two-byte characters: HTTP $s, want 200: $(cat "$logdir/body")"
+ok "a token's name and a model name count characters, as the spec's maxLength does"
+s=$(curl -s -D "$logdir/head" -o "$logdir/body" -w '%{http_code}' -X QUERY "$base/healthz")
+[ "$s" = 405 ] && grep -qi '^Allow: GET, HEAD, POST, PUT, DELETE' "$logdir/head" ||
+  fail "QUERY, a method the server does not know: HTTP $s, want 405 with Allow: $(cat "$logdir/head")"
+s=$(curl -s -D "$logdir/head" -o "$logdir/body" -w '%{http_code}' -X DELETE -H "Authorization: Bearer $admin_tok" \
+  "$base/api/v1/invitations/accept")
+[ "$s" = 405 ] && grep -qi '^Allow: POST' "$logdir/head" ||
+  fail "DELETE /api/v1/invitations/accept: HTTP $s, want 405 with Allow: POST: $(cat "$logdir/head")"
+ok "a method no route of a path takes is 405 with the path's methods in Allow"
+s=$(status GET "/api/v1/users/me/usage?month=")
+[ "$s" = 400 ] || fail "usage?month= (empty, not YYYY-MM): HTTP $s, want 400: $(cat "$logdir/body")"
+s=$(status GET "/api/v1/audit?before=0")
+[ "$s" = 400 ] && grep -q '"minimum": 1' <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps([p for p in d["paths"]["/api/v1/audit"]["get"]["parameters"] if p["name"]=="before"]))' "$src/api/openapi.json") ||
+  fail "audit?before=0: HTTP $s, and the spec must say before >= 1"
+s=$(json -X PUT -H "Authorization: Bearer $admin_tok" -d '{"resources":{"requests":{"cpu":"0"}}}' "$base/api/v1/users/me/runtime")
+[ "$s" = 422 ] || fail "a runtime with a zero cpu request: HTTP $s, want 422: $(cat "$logdir/body")"
+s=$(status POST /api/v1/users/root/disable)
+[ "$s" = 409 ] || fail "an admin disabling their own account: HTTP $s, want 409: $(cat "$logdir/body")"
+s=$(status DELETE /api/v1/users/root)
+[ "$s" = 409 ] || fail "an admin deleting their own account: HTTP $s, want 409: $(cat "$logdir/body")"
+ok "an empty month is 400, a zero quantity 422, an admin's own delete or disable 409"
 
 # st_run <who> <token> <args...>: the contract run with every check
 st_run() {
