@@ -68,7 +68,7 @@ static size_t nparams(const char *pattern) {
 int cp_api_route_find(const void *table, size_t n, size_t elem_size, const char *method,
                       const char *path, cp_api_params_t *params, char *allow, size_t allowlen) {
   const char *base = table;
-#define ROUTE(i) ((const cp_api_route_t *)(const void *)(base + (i) * elem_size))
+#define ROUTE(i) ((const cp_api_route_t *)(const void *)(base + (i)*elem_size))
   /* Only the most specific patterns that match count: /api/v1/invitations/accept is that
    * path, not /api/v1/invitations/{id} with the id "accept" (so DELETE there is 405, and
    * Allow lists POST alone, as the spec has it). */

@@ -26,8 +26,8 @@
 #define CP_PASSWORD_DEFAULT_LN 15
 
 /* Returns 0 when pw (len bytes of UTF-8) is acceptable as a new password:
- * CP_PASSWORD_MIN_LEN to CP_PASSWORD_MAX_LEN characters, no NUL bytes. Otherwise CP_EINVAL with a static reason in
- * *why (may be NULL). */
+ * CP_PASSWORD_MIN_LEN to CP_PASSWORD_MAX_LEN characters, no NUL bytes. Otherwise CP_EINVAL with a
+ * static reason in *why (may be NULL). */
 int cp_password_check(const char *pw, size_t len, const char **why);
 
 /* Hashes pw (len bytes) with cost ln (10..20; 0 = CP_PASSWORD_DEFAULT_LN) and a fresh

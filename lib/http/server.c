@@ -409,9 +409,9 @@ static void send_error_headers(cp__http_conn_t *c, int status, const char *msg,
                                const char *const *headers) {
   c->keep_alive = false;
   char *body = json_error_body(status, msg);
-  int rc = body ? write_response(c, status, "application/json", headers, body, strlen(body),
-                                 MODE_FULL)
-                : CP_ENOMEM;
+  int rc =
+      body ? write_response(c, status, "application/json", headers, body, strlen(body), MODE_FULL)
+           : CP_ENOMEM;
   cJSON_free(body);
   if (c->closing)
     return;
@@ -752,9 +752,8 @@ static void parse_error(cp__http_conn_t *c, enum http_errno e) {
      * it, and the answer says which methods this server knows at all (RFC 9110 wants an
      * Allow header on every 405; which of these a path takes is the handler's to say) */
     static const char *const allow[] = {"Allow", "GET, HEAD, POST, PUT, DELETE", NULL};
-    send_error_headers(c, 405,
-                       "method not allowed: this server serves GET, HEAD, POST, PUT and DELETE",
-                       allow);
+    send_error_headers(
+        c, 405, "method not allowed: this server serves GET, HEAD, POST, PUT and DELETE", allow);
     return;
   }
   char msg[160];
