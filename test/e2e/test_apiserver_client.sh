@@ -3,9 +3,9 @@
 # from PyPI, pinned, in a venv under ${CLAWPLANE_CACHE:-~/.cache/clawplane} keyed by its
 # requirements' hash) against the real clawplane-apiserver on the local PostgreSQL (a
 # schema of its own) and the local control plane: the generator must report no warning (a
-# schema it cannot process is dropped from the client), and the client must drive login, the admin's user list, a runtime's start and stop, and an API
-# token's create, list and revoke, every answer parsing into its typed model
-# (apiserver_client.py).
+# schema it cannot process is dropped from the client), and the client must drive login,
+# the admin's user list, a runtime's start and stop, and an API token's create, list and
+# revoke, every answer parsing into its typed model (apiserver_client.py).
 E2E_NAME=apiclient
 . "$(dirname "$0")/lib/controller.sh"
 . "$(dirname "$0")/lib/apiserver.sh"
