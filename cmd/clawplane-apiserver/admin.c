@@ -208,7 +208,7 @@ static void enable_work(api_ctx_t *c, api_worker_t *w) {
 
 void cp__api_user_disable(api_ctx_t *c) {
   if (!strcmp(c->target, c->user)) {
-    cp__api_fail(c, 400, "you cannot disable your own account");
+    cp__api_fail(c, 409, "you cannot disable your own account");
     cp__api_finish(c);
     return;
   }
@@ -418,13 +418,14 @@ static cJSON *totals_json(const double *tot) {
   return t;
 }
 
-/* Reads ?month=YYYY-MM into c->s1 ("" when absent). Returns 0, or answers 400 and returns
- * -1. Loop thread. */
+/* Reads ?month=YYYY-MM into c->s1 ("" when absent; an empty month=, like any value that
+ * is not YYYY-MM, is 400, as the spec's pattern says). Returns 0, or answers 400 and
+ * returns -1. Loop thread. */
 static int month_param(api_ctx_t *c) {
   c->s1[0] = '\0';
   int rc = cp_api_query_get(c->query, "month", c->s1, sizeof c->s1);
   const char *m = c->s1;
-  if (rc == CP_ENOTFOUND || (rc == 0 && !*m))
+  if (rc == CP_ENOTFOUND)
     return 0;
   if (rc != 0 || strlen(m) != 7 || strspn(m, "0123456789") != 4 || m[4] != '-' ||
       strspn(m + 5, "0123456789") != 2 || (m[5] - '0') * 10 + (m[6] - '0') < 1 ||
@@ -882,7 +883,7 @@ static void user_delete_work(api_ctx_t *c, api_worker_t *w) {
 
 void cp__api_user_delete(api_ctx_t *c) {
   if (!strcmp(c->target, c->user)) {
-    cp__api_fail(c, 400, "you cannot delete your own account");
+    cp__api_fail(c, 409, "you cannot delete your own account");
     cp__api_finish(c);
     return;
   }

@@ -215,8 +215,9 @@ static void stop_work(api_ctx_t *c, api_worker_t *w) {
 static void put_work(api_ctx_t *c, api_worker_t *w) {
   cp_api_runtime_put_t in;
   char err[256];
-  if (cp_api_parse_runtime_put(c->body, &in, err, sizeof err) != 0) {
-    cp__api_fail(c, 400, "%s", err);
+  int rc = cp_api_parse_runtime_put(c->body, &in, err, sizeof err);
+  if (rc != 0) {
+    cp__api_fail(c, rc == CP_EINVALID ? 422 : 400, "%s", err);
     return;
   }
   cp_api_runtime_change_t chg = {

@@ -150,7 +150,7 @@ static int bootstrap(api_app_t *a, api_worker_t *w, char *err, size_t errlen) {
       snprintf(err, errlen, "bootstrap: %s", e.message);
     return rc;
   }
-  char pw[CP_PASSWORD_MAX_LEN + 2], hash[CP_PASSWORD_HASH_MAX];
+  char pw[CP_PASSWORD_MAX_BYTES + 2], hash[CP_PASSWORD_HASH_MAX];
   long n = bootstrap_password(pw, sizeof pw, err, errlen);
   if (n < 0)
     return CP_EINVAL;

@@ -187,7 +187,7 @@ int cp_api_parse_login(const cJSON *body, cp_api_login_t *out, char *err, size_t
   if (rc == 0)
     rc = str(body, "username", 1, 63, &v.username, NULL, err, errlen);
   if (rc == 0)
-    rc = str(body, "password", 1, CP_PASSWORD_MAX_LEN, &v.password, &v.password_len, err, errlen);
+    rc = str(body, "password", 1, CP_PASSWORD_MAX_BYTES, &v.password, &v.password_len, err, errlen);
   if (rc == 0)
     *out = v;
   return rc;
@@ -199,10 +199,10 @@ int cp_api_parse_password_change(const cJSON *body, cp_api_password_change_t *ou
   cp_api_password_change_t v = {0};
   int rc = only(body, allowed, err, errlen);
   if (rc == 0)
-    rc = str(body, "current_password", 1, CP_PASSWORD_MAX_LEN, &v.current, &v.current_len, err,
+    rc = str(body, "current_password", 1, CP_PASSWORD_MAX_BYTES, &v.current, &v.current_len, err,
              errlen);
   if (rc == 0)
-    rc = str(body, "new_password", 1, CP_PASSWORD_MAX_LEN, &v.next, &v.next_len, err, errlen);
+    rc = str(body, "new_password", 1, CP_PASSWORD_MAX_BYTES, &v.next, &v.next_len, err, errlen);
   if (rc == 0)
     rc = new_password("new_password", v.next, v.next_len, err, errlen);
   if (rc == 0)
@@ -220,7 +220,7 @@ int cp_api_parse_user_create(const cJSON *body, cp_api_user_create_t *out, char 
   if (rc == 0)
     rc = role(body, &v.role, err, errlen);
   if (rc == 0) {
-    rc = str(body, "password", 0, CP_PASSWORD_MAX_LEN, &v.password, &v.password_len, err, errlen);
+    rc = str(body, "password", 0, CP_PASSWORD_MAX_BYTES, &v.password, &v.password_len, err, errlen);
     if (rc == 0)
       rc = new_password("password", v.password, v.password_len, err, errlen);
     else if (rc == CP_ENOTFOUND)
@@ -241,20 +241,27 @@ static int resource_map(const cJSON *m, const char *what, char *err, size_t errl
       return fail(err, errlen, CP_EINVAL,
                   "resources.%s: unknown resource \"%.64s\" (cpu, memory or ephemeral-storage)",
                   what, k);
-    int64_t milli;
+    int64_t milli = 0;
     int rc;
-    if (cJSON_IsString(it)) {
+    if (cJSON_IsString(it) && strlen(it->valuestring) <= CP_QUANTITY_MAX_LEN) {
       rc = cp_quantity_parse(it->valuestring, &milli);
-    } else if (cJSON_IsNumber(it) && isfinite(it->valuedouble) && it->valuedouble >= 0 &&
+    } else if (cJSON_IsNumber(it) && isfinite(it->valuedouble) && it->valuedouble >= 0.001 &&
                it->valuedouble < 1e15) {
       rc = 0;
       milli = (int64_t)(it->valuedouble * 1000);
     } else {
       rc = CP_EPARSE;
     }
-    if (rc != 0 || milli <= 0)
+    /* A quantity in the spec's grammar that is zero or too large for the API server is
+     * well-formed but unacceptable: CP_EINVALID (422), like the API server's own answer. */
+    if (rc == CP_EPARSE || rc == CP_EINVAL || (rc == 0 && milli < 0))
       return fail(err, errlen, CP_EINVAL,
                   "resources.%s.%s must be a positive Kubernetes quantity such as 500m or 1Gi",
+                  what, k);
+    if (rc != 0 || milli <= 0)
+      return fail(err, errlen, CP_EINVALID,
+                  "resources.%s.%s must be a positive Kubernetes quantity such as 500m or 1Gi "
+                  "and at most 9.2e15",
                   what, k);
   }
   return 0;
@@ -352,7 +359,7 @@ int cp_api_parse_accept(const cJSON *body, cp_api_accept_t *out, char *err, size
   if (rc == 0)
     rc = str(body, "token", 1, 128, &v.token, NULL, err, errlen);
   if (rc == 0)
-    rc = str(body, "password", 1, CP_PASSWORD_MAX_LEN, &v.password, &v.password_len, err, errlen);
+    rc = str(body, "password", 1, CP_PASSWORD_MAX_BYTES, &v.password, &v.password_len, err, errlen);
   if (rc == 0)
     rc = new_password("password", v.password, v.password_len, err, errlen);
   if (rc == 0)
@@ -367,10 +374,15 @@ int cp_api_parse_token_create(const cJSON *body, cp_api_token_create_t *out, cha
   size_t n = 0;
   int rc = only(body, allowed, err, errlen);
   if (rc == 0)
-    rc = str(body, "name", 1, 128, &v.name, &n, err, errlen);
-  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = str(body, "name", 1, 4 * 128, &v.name, &n, err, errlen);
+  size_t chars = 0; /* the spec's maxLength counts characters: UTF-8 takes up to 4 bytes */
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    chars += ((unsigned char)v.name[i] & 0xC0) != 0x80;
     if ((unsigned char)v.name[i] < 0x20 || v.name[i] == 0x7f)
       rc = fail(err, errlen, CP_EINVAL, "name must not contain control characters");
+  }
+  if (rc == 0 && chars > 128)
+    rc = fail(err, errlen, CP_EINVAL, "name must be at most 128 characters");
   if (rc == 0 && n == 0)
     rc = fail(err, errlen, CP_EINVAL, "name must not be empty");
   cp_api_opt_t set;
@@ -406,10 +418,13 @@ int cp_api_parse_quota(const cJSON *body, cp_api_quota_t *out, char *err, size_t
       const cJSON *it;
       cJSON_ArrayForEach(it, m) {
         const char *s = cJSON_IsString(it) ? it->valuestring : NULL;
-        size_t n = s ? strlen(s) : 0;
-        int printable = n > 0 && n <= 256;
-        for (size_t i = 0; printable && i < n; i++)
+        size_t n = s ? strlen(s) : 0, chars = 0; /* the spec's maxLength counts characters */
+        int printable = n > 0 && n <= 4 * 256;
+        for (size_t i = 0; printable && i < n; i++) {
+          chars += ((unsigned char)s[i] & 0xC0) != 0x80;
           printable = (unsigned char)s[i] > 0x20 && s[i] != 0x7f;
+        }
+        printable = printable && chars <= 256;
         if (!printable) {
           rc = fail(err, errlen, CP_EINVAL,
                     "allowed_models[%zu] must be a model name of 1 to 256 visible characters",

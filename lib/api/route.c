@@ -57,35 +57,50 @@ static void allow_add(char *allow, size_t cap, size_t *len, const char *method) 
   *len += (size_t)snprintf(allow + *len, cap - *len, "%s%s", *len ? ", " : "", method);
 }
 
+/* Path parameters in a pattern: the more a pattern has, the less specific it is. */
+static size_t nparams(const char *pattern) {
+  size_t k = 0;
+  for (const char *p = pattern; *p; p++)
+    k += *p == '{';
+  return k;
+}
+
 int cp_api_route_find(const void *table, size_t n, size_t elem_size, const char *method,
                       const char *path, cp_api_params_t *params, char *allow, size_t allowlen) {
   const char *base = table;
-  int path_known = 0;
+#define ROUTE(i) ((const cp_api_route_t *)(const void *)(base + (i)*elem_size))
+  /* Only the most specific patterns that match count: /api/v1/invitations/accept is that
+   * path, not /api/v1/invitations/{id} with the id "accept" (so DELETE there is 405, and
+   * Allow lists POST alone, as the spec has it). */
+  size_t best = (size_t)-1;
+  for (size_t i = 0; i < n; i++)
+    if (cp_api_route_match(ROUTE(i)->pattern, path, NULL) && nparams(ROUTE(i)->pattern) < best)
+      best = nparams(ROUTE(i)->pattern);
+  if (best == (size_t)-1)
+    return CP_ENOTFOUND;
   for (size_t i = 0; i < n; i++) {
-    const cp_api_route_t *r = (const cp_api_route_t *)(const void *)(base + i * elem_size);
+    const cp_api_route_t *r = ROUTE(i);
     cp_api_params_t got;
-    if (!cp_api_route_match(r->pattern, path, &got))
+    if (nparams(r->pattern) != best || !cp_api_route_match(r->pattern, path, &got))
       continue;
-    path_known = 1;
     if (!strcmp(method, r->method) || (!strcmp(method, "HEAD") && !strcmp(r->method, "GET"))) {
       if (params)
         *params = got;
       return (int)i;
     }
   }
-  if (!path_known)
-    return CP_ENOTFOUND;
   if (allow && allowlen) {
     size_t len = 0;
     allow[0] = '\0';
     for (size_t i = 0; i < n; i++) {
-      const cp_api_route_t *r = (const cp_api_route_t *)(const void *)(base + i * elem_size);
-      if (!cp_api_route_match(r->pattern, path, NULL))
+      const cp_api_route_t *r = ROUTE(i);
+      if (nparams(r->pattern) != best || !cp_api_route_match(r->pattern, path, NULL))
         continue;
       allow_add(allow, allowlen, &len, r->method);
       if (!strcmp(r->method, "GET"))
         allow_add(allow, allowlen, &len, "HEAD");
     }
   }
+#undef ROUTE
   return CP_EMETHOD;
 }

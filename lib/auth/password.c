@@ -24,14 +24,22 @@
 #define R 8
 #define P 1
 
+/* Characters, not bytes: every byte but UTF-8's continuation bytes (10xxxxxx) starts one. */
+static size_t chars(const char *s, size_t len) {
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++)
+    n += ((unsigned char)s[i] & 0xC0) != 0x80;
+  return n;
+}
+
 int cp_password_check(const char *pw, size_t len, const char **why) {
   const char *w = NULL;
   if (!pw)
     w = "a password is required";
-  else if (len < CP_PASSWORD_MIN_LEN)
+  else if (chars(pw, len) < CP_PASSWORD_MIN_LEN)
     w = "password must be at least 8 characters";
-  else if (len > CP_PASSWORD_MAX_LEN)
-    w = "password must be at most 1024 bytes";
+  else if (len > CP_PASSWORD_MAX_BYTES || chars(pw, len) > CP_PASSWORD_MAX_LEN)
+    w = "password must be at most 1024 characters";
   else if (memchr(pw, '\0', len))
     w = "password must not contain NUL characters";
   if (w && why)

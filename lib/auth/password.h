@@ -15,16 +15,19 @@
 /* Longest encoded hash, terminator included. */
 #define CP_PASSWORD_HASH_MAX 160
 
-/* Shortest and longest passwords accepted by cp_password_check. */
+/* Shortest and longest passwords accepted by cp_password_check, in characters (Unicode
+ * code points, as JSON Schema's minLength and maxLength count them), and the most bytes
+ * such a password takes in UTF-8. */
 #define CP_PASSWORD_MIN_LEN 8
 #define CP_PASSWORD_MAX_LEN 1024
+#define CP_PASSWORD_MAX_BYTES (4 * CP_PASSWORD_MAX_LEN)
 
 /* Default cost: ln=15 (N=32768), r=8, p=1: 32 MiB and a few tens of ms per hash. */
 #define CP_PASSWORD_DEFAULT_LN 15
 
-/* Returns 0 when pw (len bytes) is acceptable as a new password: CP_PASSWORD_MIN_LEN to
- * CP_PASSWORD_MAX_LEN bytes, no NUL bytes. Otherwise CP_EINVAL with a static reason in
- * *why (may be NULL). */
+/* Returns 0 when pw (len bytes of UTF-8) is acceptable as a new password:
+ * CP_PASSWORD_MIN_LEN to CP_PASSWORD_MAX_LEN characters, no NUL bytes. Otherwise CP_EINVAL with a
+ * static reason in *why (may be NULL). */
 int cp_password_check(const char *pw, size_t len, const char **why);
 
 /* Hashes pw (len bytes) with cost ln (10..20; 0 = CP_PASSWORD_DEFAULT_LN) and a fresh

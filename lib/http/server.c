@@ -405,11 +405,13 @@ static void begin_drain(cp__http_conn_t *c) {
 }
 
 /* Sends a server-generated JSON error and ends the connection. */
-static void send_error(cp__http_conn_t *c, int status, const char *msg) {
+static void send_error_headers(cp__http_conn_t *c, int status, const char *msg,
+                               const char *const *headers) {
   c->keep_alive = false;
   char *body = json_error_body(status, msg);
-  int rc = body ? write_response(c, status, "application/json", NULL, body, strlen(body), MODE_FULL)
-                : CP_ENOMEM;
+  int rc =
+      body ? write_response(c, status, "application/json", headers, body, strlen(body), MODE_FULL)
+           : CP_ENOMEM;
   cJSON_free(body);
   if (c->closing)
     return;
@@ -417,6 +419,10 @@ static void send_error(cp__http_conn_t *c, int status, const char *msg) {
     conn_close(c);
   else
     begin_drain(c);
+}
+
+static void send_error(cp__http_conn_t *c, int status, const char *msg) {
+  send_error_headers(c, status, msg, NULL);
 }
 
 /* The current request got its complete response. */
@@ -709,6 +715,15 @@ static bool handler_owns(const cp__http_conn_t *c) {
   return c->state == ST_HANDLING || c->state == ST_STREAMING;
 }
 
+/* True when d starts with a method-like token (upper-case letters, '-' or '_') and a
+ * space: a request for a method the parser does not know, not garbage. */
+static bool method_token(const char *d, size_t n) {
+  size_t i = 0;
+  while (i < n && ((d[i] >= 'A' && d[i] <= 'Z') || d[i] == '-' || d[i] == '_'))
+    i++;
+  return i > 0 && i < n && d[i] == ' ';
+}
+
 static void parse_error(cp__http_conn_t *c, enum http_errno e) {
   if (handler_owns(c)) {
     /* A streamed body went bad (chunk framing): for the handler, the client is gone. */
@@ -730,6 +745,15 @@ static void parse_error(cp__http_conn_t *c, enum http_errno e) {
   }
   if (e == HPE_HEADER_OVERFLOW) {
     send_error(c, 431, "request header fields too large");
+    return;
+  }
+  if (e == HPE_INVALID_METHOD && method_token(c->in.data + c->in_off, c->in.len - c->in_off)) {
+    /* a method the parser does not know (QUERY, PROPFIND...): none of the handlers serves
+     * it, and the answer says which methods this server knows at all (RFC 9110 wants an
+     * Allow header on every 405; which of these a path takes is the handler's to say) */
+    static const char *const allow[] = {"Allow", "GET, HEAD, POST, PUT, DELETE", NULL};
+    send_error_headers(
+        c, 405, "method not allowed: this server serves GET, HEAD, POST, PUT and DELETE", allow);
     return;
   }
   char msg[160];

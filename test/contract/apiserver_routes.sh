@@ -23,5 +23,12 @@ rc=0
 "$bin" --print-openapi | cmp -s - "$spec" || { echo "FAIL: --print-openapi differs from $spec" >&2; rc=1; }
 [ -z "$missing" ] || { printf 'FAIL: served but not in %s:\n%s\n' "$spec" "$missing" >&2; rc=1; }
 [ -z "$unserved" ] || { printf 'FAIL: in %s but not served:\n%s\n' "$spec" "$unserved" >&2; rc=1; }
+# OpenAPI requires operationIds to be unique; generated clients name functions after them
+dup=$(python3 -c 'import collections, json, sys
+doc = json.load(open(sys.argv[1]))
+ids = collections.Counter(op.get("operationId") for item in doc["paths"].values()
+                          for op in item.values() if isinstance(op, dict) and "operationId" in op)
+print(" ".join(sorted(k for k, n in ids.items() if n > 1)))' "$spec")
+[ -z "$dup" ] || { printf 'FAIL: operationId used more than once in %s: %s\n' "$spec" "$dup" >&2; rc=1; }
 [ $rc = 0 ] && echo "ok - $(wc -l <<<"$routes") operations, the same in the route table and the spec"
 exit $rc

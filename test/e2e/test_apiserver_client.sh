@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
 # A client generated from api/openapi.json by a well-known generator (openapi-python-client
-# from PyPI, pinned, in a venv under the build dir) against the real clawplane-apiserver on
-# the local PostgreSQL (a schema of its own) and the local control plane: the generator
-# must report no warning (a schema it cannot process is dropped from the client), and the
-# client must drive login, the admin's user list, a runtime's start and stop, and an API
-# token's create, list and revoke, every answer parsing into its typed model
-# (apiserver_client.py).
+# from PyPI, pinned, in a venv under ${CLAWPLANE_CACHE:-~/.cache/clawplane} keyed by its
+# requirements' hash) against the real clawplane-apiserver on the local PostgreSQL (a
+# schema of its own) and the local control plane: the generator must report no warning (a
+# schema it cannot process is dropped from the client), and the client must drive login,
+# the admin's user list, a runtime's start and stop, and an API token's create, list and
+# revoke, every answer parsing into its typed model (apiserver_client.py).
 E2E_NAME=apiclient
 . "$(dirname "$0")/lib/controller.sh"
 . "$(dirname "$0")/lib/apiserver.sh"
 
 api_bin="$build/bin/clawplane-apiserver"
-venv="$build/apiclient-venv"
+cache=${CLAWPLANE_CACHE:-$HOME/.cache/clawplane}
+venv="$cache/apiclient-venv"
 schema=e2e_apiclient_$suffix
 admin_pw="admin-password-$suffix"
 api_pid=
 trap 'kill "$api_pid" 2>/dev/null || true; pg_schema_drop "$schema"; cleanup' EXIT
 
-say "openapi-python-client in a venv"
+say "openapi-python-client in $venv"
 req="$src/test/e2e/apiserver_client_requirements.txt"
-if ! cmp -s "$req" "$venv/requirements.txt" 2>/dev/null; then
+want=$(sha256sum "$req" | cut -c1-16)
+if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$want" ]; then
+  mkdir -p "$cache"
   rm -rf "$venv"
   python3 -m venv "$venv" || fail "python3 -m venv failed"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" || fail "pip install failed"
-  cp "$req" "$venv/requirements.txt"
+  echo "$want" >"$venv/.requirements"
 fi
 "$venv/bin/openapi-python-client" --version
 

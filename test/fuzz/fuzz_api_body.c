@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   cp_api_login_t l;
   if (cp_api_parse_login(body, &l, err, sizeof err) == 0)
-    check(l.username && l.password && l.password_len <= CP_PASSWORD_MAX_LEN);
+    check(l.username && l.password && l.password_len <= CP_PASSWORD_MAX_BYTES);
 
   cp_api_password_change_t pc;
   if (cp_api_parse_password_change(body, &pc, err, sizeof err) == 0)

@@ -206,6 +206,10 @@ static void runtime_put(void **state) {
   j = parse("{\"resources\":{\"requests\":{\"cpu\":\"-1\"}}}");
   assert_int_equal(cp_api_parse_runtime_put(j, &p, err, sizeof err), CP_EINVAL);
   cJSON_Delete(j);
+  /* in the spec's grammar but zero or too large: unacceptable, not malformed (422) */
+  j = parse("{\"resources\":{\"requests\":{\"cpu\":\"0\"},\"limits\":{\"memory\":\"100E\"}}}");
+  assert_int_equal(cp_api_parse_runtime_put(j, &p, err, sizeof err), CP_EINVALID);
+  cJSON_Delete(j);
   j = parse("{\"resources\":{\"requests\":{\"cpu\":\"1\"},\"extra\":{}}}");
   assert_int_equal(cp_api_parse_runtime_put(j, &p, err, sizeof err), CP_EINVAL);
   assert_string_equal(err, "unknown field \"extra\"");

@@ -27,6 +27,8 @@ static const entry_t table[] = {
     {{"DELETE", "/api/v1/users/{user}/runtime"}, 8},
     {{"DELETE", "/api/v1/users/{user}/tokens/{id}"}, 9},
     {{"GET", "/internal/auth/forward"}, 10},
+    {{"DELETE", "/api/v1/invitations/{id}"}, 11},
+    {{"POST", "/api/v1/invitations/accept"}, 12},
 };
 #define N (sizeof table / sizeof *table)
 
@@ -111,6 +113,25 @@ static void other_methods_get_405_with_allow(void **state) {
   }
 }
 
+/* A literal path wins over a pattern that would take it as a parameter: DELETE on
+ * /api/v1/invitations/accept is 405 (not a revocation of the invitation "accept"), and its
+ * Allow lists POST alone. */
+static void the_most_specific_pattern_wins(void **state) {
+  (void)state;
+  cp_api_params_t p;
+  char allow[64];
+  int i = find("POST", "/api/v1/invitations/accept", &p, allow, sizeof allow);
+  assert_true(i >= 0);
+  assert_int_equal(table[i].id, 12);
+  assert_int_equal(find("DELETE", "/api/v1/invitations/accept", &p, allow, sizeof allow),
+                   CP_EMETHOD);
+  assert_string_equal(allow, "POST");
+  i = find("DELETE", "/api/v1/invitations/x1", &p, allow, sizeof allow);
+  assert_true(i >= 0);
+  assert_int_equal(table[i].id, 11);
+  assert_string_equal(p.item, "x1");
+}
+
 static void allow_is_cut_at_a_whole_method(void **state) {
   (void)state;
   cp_api_params_t p;
@@ -142,6 +163,7 @@ int main(void) {
       cmocka_unit_test(head_follows_get),
       cmocka_unit_test(unknown_paths_are_not_found),
       cmocka_unit_test(other_methods_get_405_with_allow),
+      cmocka_unit_test(the_most_specific_pattern_wins),
       cmocka_unit_test(allow_is_cut_at_a_whole_method),
       cmocka_unit_test(trailing_path_takes_the_rest),
   };

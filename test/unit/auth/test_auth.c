@@ -52,6 +52,11 @@ static void password_rules(void **state) {
   assert_int_equal(cp_password_check("short", 5, &why), CP_EINVAL);
   assert_non_null(strstr(why, "at least 8"));
   assert_int_equal(cp_password_check("long enough", 11, &why), 0);
+  /* characters, not bytes: seven two-byte characters are seven, eight are enough */
+  assert_int_equal(cp_password_check("\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9", 14, &why),
+                   CP_EINVAL);
+  assert_int_equal(cp_password_check("\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9", 16, &why),
+                   0);
   assert_int_equal(cp_password_check("with\0nul!", 9, &why), CP_EINVAL);
   assert_int_equal(cp_password_check(NULL, 0, NULL), CP_EINVAL);
 }

@@ -718,8 +718,13 @@ static void caps_and_garbage_answered_with_json(void **state) {
   expect_error_and_close(fx->port, post, strlen(post), 413,
                          "{\"error\":{\"code\":413,\"message\":\"request body too large\"}}");
 
+  /* a method the parser does not know: 405, not a malformed request */
+  const char *query = "QUERY /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  expect_error_and_close(fx->port, query, strlen(query), 405,
+                         "{\"error\":{\"code\":405,\"message\":\"method not allowed: this "
+                         "server serves GET, HEAD, POST, PUT and DELETE\"}}");
   /* garbage request line */
-  const char *junk = "HELLO WORLD\r\n\r\n";
+  const char *junk = "hello world\r\n\r\n";
   expect_error_and_close(
       fx->port, junk, strlen(junk), 400,
       "{\"error\":{\"code\":400,\"message\":\"malformed request: invalid HTTP method\"}}");
