@@ -24,7 +24,7 @@ fail() {
     echo "--- the namespace's last events (a PodLost says which path counted a restart)"
     kubectl -n "$ns" get events --sort-by=.lastTimestamp 2>&1 | tail -n 15
   } | cut -c1-2000 >&2
-  for f in "$logdir"/controller*.log; do
+  for f in "$logdir"/*.log; do
     [ -f "$f" ] && { echo "--- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
   done
   exit 1
