@@ -51,6 +51,17 @@ static void print_flags(const char *usage, FILE *out) {
   }
 }
 
+/* One shell case arm per command: "name") <open> --flag ...<close>, for the scripts'
+ * __clawctl_flags (bash echoes the flags, zsh collects them in an array). */
+static void print_flag_cases(const ctl_cmd_t *cmds, size_t n, const char *open, const char *close,
+                             FILE *out) {
+  for (size_t i = 0; i < n; i++) {
+    fprintf(out, "  \"%s\") %s", cmds[i].name, open);
+    print_flags(cmds[i].usage, out);
+    fprintf(out, "%s\n", close);
+  }
+}
+
 /* The first sentence of help, for zsh's descriptions: up to ". " or the end of line,
  * with ':' escaped (it separates name and description) and quotes made safe for '...'. */
 static void print_summary(const char *help, FILE *out) {
@@ -83,11 +94,7 @@ static void bash(const ctl_cmd_t *cmds, size_t n, const char *const *topics, siz
         "# /usr/share/bash-completion/completions/clawctl\n"
         "__clawctl_flags() {\n  case $1 in\n",
         out);
-  for (size_t i = 0; i < n; i++) {
-    fprintf(out, "  \"%s\") echo", cmds[i].name);
-    print_flags(cmds[i].usage, out);
-    fputs(" ;;\n", out);
-  }
+  print_flag_cases(cmds, n, "echo", " ;;", out);
   fputs("  esac\n}\n"
         "_clawctl() {\n"
         "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} i w=()\n"
@@ -162,11 +169,7 @@ static void zsh(const ctl_cmd_t *cmds, size_t n, const char *const *topics, size
         "}\n"
         "__clawctl_flags() {\n  local -a f\n  case $1 in\n",
         out);
-  for (size_t i = 0; i < n; i++) {
-    fprintf(out, "  \"%s\") f=(", cmds[i].name);
-    print_flags(cmds[i].usage, out);
-    fputs(" ) ;;\n", out);
-  }
+  print_flag_cases(cmds, n, "f=(", " ) ;;", out);
   fputs("  esac\n  compadd -- --help \"${f[@]}\"\n}\n"
         "_clawctl() {\n"
         "  local curcontext=$curcontext state line ret=1\n"
