@@ -26,15 +26,7 @@ api_pid=
 trap 'kill "$api_pid" 2>/dev/null || true; pg_schema_drop "$schema"; cleanup' EXIT
 
 say "schemathesis in $venv"
-req="$src/test/e2e/api_contract_requirements.txt"
-want=$(sha256sum "$req" | cut -c1-16)
-if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$want" ]; then
-  mkdir -p "$cache"
-  rm -rf "$venv"
-  { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"; } \
-    >"$logdir/pip.log" 2>&1 || fail "pip install schemathesis failed: $(tail -5 "$logdir/pip.log")"
-  echo "$want" >"$venv/.requirements"
-fi
+pypi_venv "$venv" "$src/test/e2e/api_contract_requirements.txt"
 "$venv/bin/st" --version
 
 db_url=$(pg_schema "$schema") || fail "PostgreSQL did not come up"

@@ -19,15 +19,7 @@ api_pid=
 trap 'kill "$api_pid" 2>/dev/null || true; pg_schema_drop "$schema"; cleanup' EXIT
 
 say "openapi-python-client in $venv"
-req="$src/test/e2e/apiserver_client_requirements.txt"
-want=$(sha256sum "$req" | cut -c1-16)
-if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$want" ]; then
-  mkdir -p "$cache"
-  rm -rf "$venv"
-  python3 -m venv "$venv" || fail "python3 -m venv failed"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" || fail "pip install failed"
-  echo "$want" >"$venv/.requirements"
-fi
+pypi_venv "$venv" "$src/test/e2e/apiserver_client_requirements.txt"
 "$venv/bin/openapi-python-client" --version
 
 say "generate the client from api/openapi.json"

@@ -31,15 +31,7 @@ stop_all() {
 trap stop_all EXIT
 
 say "tools: prometheus_client (PyPI, venv in $venv), promlint and promtool's rule parser"
-want=$(sha256sum "$src/test/e2e/metrics_requirements.txt" | cut -c1-16)
-if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$want" ]; then
-  mkdir -p "$cache"
-  rm -rf "$venv"
-  { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    -r "$src/test/e2e/metrics_requirements.txt"; } >"$logdir/pip.log" 2>&1 ||
-    fail "pip install failed: $(tail -5 "$logdir/pip.log")"
-  echo "$want" >"$venv/.requirements"
-fi
+pypi_venv "$venv" "$src/test/e2e/metrics_requirements.txt"
 promcheck=$(timeout 900 "$src/hack/build-promcheck" 2>"$logdir/promcheck.log") ||
   fail "hack/build-promcheck failed: $(tail -5 "$logdir/promcheck.log")"
 check() { "$venv/bin/python" "$src/test/e2e/metrics_check.py" "$@"; }

@@ -47,6 +47,19 @@ setup_namespace() {
   kubectl label ns "$ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
 }
 
+# pypi_venv <venv dir> <requirements file>: a Python venv with the pinned PyPI packages,
+# made again only when the requirements file changed (its hash is kept in the venv).
+pypi_venv() {
+  local venv=$1 req=$2 want
+  want=$(sha256sum "$req" | cut -c1-16)
+  [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$want" ] && return 0
+  mkdir -p "$(dirname "$venv")"
+  rm -rf "$venv"
+  { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"; } \
+    >"$logdir/pip.log" 2>&1 || fail "pip install -r $req failed: $(tail -5 "$logdir/pip.log")"
+  echo "$want" >"$venv/.requirements"
+}
+
 # start_controller <log name> [flags...]: runs a controller on this namespace in the
 # background; sets ctl_pid and ctl_port.
 start_controller() {
