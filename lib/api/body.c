@@ -8,6 +8,7 @@
 
 #include "auth/password.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/utf8.h"
 #include "kube/quantity.h"
 
@@ -451,16 +452,6 @@ int cp_api_parse_quota(const cJSON *body, cp_api_quota_t *out, char *err, size_t
   return rc;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 int cp_api_query_get(const char *q, const char *key, char *out, size_t outlen) {
   if (!q || !key || !out || !outlen)
     return CP_ENOTFOUND;
@@ -478,9 +469,9 @@ int cp_api_query_get(const char *q, const char *key, char *out, size_t outlen) {
         if (c == '+') {
           c = ' ';
         } else if (c == '%') {
-          if (end - v < 3 || hexval(v[1]) < 0 || hexval(v[2]) < 0)
+          if (end - v < 3 || cp_parse_hex_digit(v[1]) < 0 || cp_parse_hex_digit(v[2]) < 0)
             return CP_EPARSE;
-          c = (char)(hexval(v[1]) * 16 + hexval(v[2]));
+          c = (char)(cp_parse_hex_digit(v[1]) * 16 + cp_parse_hex_digit(v[2]));
           if (c == '\0')
             return CP_EPARSE;
           v += 2;

@@ -6,6 +6,9 @@
 
 #include <stddef.h>
 
+/* The value of one hexadecimal digit (0-9, a-f, A-F), or -1 (percent-decoding). */
+int cp_parse_hex_digit(char c);
+
 /* Decimal integer in [lo, hi]. Returns 0 or CP_EINVAL. */
 int cp_parse_long(const char *s, long lo, long hi, long *out);
 

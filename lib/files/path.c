@@ -6,19 +6,10 @@
 #include "files/path.h"
 
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/utf8.h"
 
 #include <string.h>
-
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 /* Checks the segment seg[0..n) just written; returns NULL or why it is refused. */
 static const char *check_segment(const char *seg, size_t n) {
@@ -63,8 +54,8 @@ static int parse(const char *raw, size_t len, bool pct, char *out, size_t outlen
     while (i < len && raw[i] != '/') {
       unsigned char ch = (unsigned char)raw[i];
       if (pct && ch == '%') {
-        int hi = i + 2 < len ? hexval(raw[i + 1]) : -1;
-        int lo = i + 2 < len ? hexval(raw[i + 2]) : -1;
+        int hi = i + 2 < len ? cp_parse_hex_digit(raw[i + 1]) : -1;
+        int lo = i + 2 < len ? cp_parse_hex_digit(raw[i + 2]) : -1;
         if (hi < 0 || lo < 0) {
           w = "invalid percent-encoding in path";
           goto fail;
