@@ -127,6 +127,7 @@ struct cp_ur_controller_s {
   cp_ur_controller_stats_t stats;
   cp_metric_t *m_reconciles, *m_errors, *m_time, *m_requests, *m_active;
   cp_metric_t *m_lists, *m_watches, *m_watch_failures, *m_watch_connected;
+  cp_metric_t *m_cache_objects, *m_cache_bytes;
   conn_t conn[INF_COUNT];
   const char *resources[INF_COUNT];
 };
@@ -1013,6 +1014,15 @@ static int register_metrics(cp_ur_controller_t *c, cp_metrics_t *m) {
         cp_metrics_gauge(m, "clawplane_controller_watch_connected",
                          "1 while the resource's watch stream is established, 0 while it is broken",
                          CP_LABELS("name", NULL), &c->m_watch_connected);
+  if (rc == 0)
+    rc = cp_metrics_gauge(m, "clawplane_controller_cache_objects",
+                          "Objects in the resource's informer cache", CP_LABELS("name", NULL),
+                          &c->m_cache_objects);
+  if (rc == 0)
+    rc = cp_metrics_gauge(m, "clawplane_controller_cache_bytes",
+                          "Bytes of JSON text the resource's informer cache holds (its "
+                          "projections, without the per-object overhead)",
+                          CP_LABELS("name", NULL), &c->m_cache_bytes);
   if (rc == 0) {
     for (int i = 0; i < INF_COUNT; i++) {
       if ((i == INF_MW || i == INF_ROUTE) && !routes_on(&c->o.desired))
@@ -1021,6 +1031,8 @@ static int register_metrics(cp_ur_controller_t *c, cp_metrics_t *m) {
       cp_counter_add(c->m_watches, CP_LABELS(c->resources[i]), 0);
       cp_counter_add(c->m_watch_failures, CP_LABELS(c->resources[i]), 0);
       cp_gauge_set(c->m_watch_connected, CP_LABELS(c->resources[i]), 0);
+      cp_gauge_set(c->m_cache_objects, CP_LABELS(c->resources[i]), 0);
+      cp_gauge_set(c->m_cache_bytes, CP_LABELS(c->resources[i]), 0);
     }
   }
   if (rc == 0) {
@@ -1076,24 +1088,40 @@ static void *work(void *arg) {
   return NULL;
 }
 
+static void enqueue_key(const char *key, void *ud) {
+  cp_workqueue_add(ud, key);
+}
+
+/* The cache size gauges, from each informer's store. */
+static void measure_caches(cp_ur_controller_t *c) {
+  if (!c->m_cache_objects)
+    return;
+  for (int i = 0; i < INF_COUNT; i++) {
+    if (!c->inf[i])
+      continue;
+    size_t objects, bytes;
+    cp_store_size(cp_informer_store(c->inf[i]), &objects, &bytes);
+    cp_gauge_set(c->m_cache_objects, CP_LABELS(c->resources[i]), (double)objects);
+    cp_gauge_set(c->m_cache_bytes, CP_LABELS(c->resources[i]), (double)bytes);
+  }
+}
+
 static void *resync(void *arg) {
   cp_ur_controller_t *c = arg;
-  double next = cp_time_mono() + c->o.resync;
+  double next = cp_time_mono() + c->o.resync, measured = 0;
   while (!atomic_load(&c->stop)) {
     struct timespec d = {0, 200 * 1000 * 1000};
     nanosleep(&d, NULL);
-    if (cp_time_mono() < next)
-      continue;
-    next = cp_time_mono() + c->o.resync;
-    cp_obj_t **arr;
-    size_t n;
-    if (cp_store_list(cp_informer_store(c->inf[INF_UR]), NULL, NULL, &arr, &n) != 0)
-      continue;
-    for (size_t i = 0; i < n; i++) {
-      cp_workqueue_add(c->q, arr[i]->key);
-      cp_obj_unref(arr[i]);
+    double mono = cp_time_mono();
+    if (mono - measured >= 1.0) {
+      measure_caches(c);
+      measured = mono;
     }
-    free(arr);
+    if (c->o.resync <= 0 || mono < next)
+      continue;
+    next = mono + c->o.resync;
+    /* Keys only: a compact cache would parse every runtime just to name it. */
+    cp_store_each_key(cp_informer_store(c->inf[INF_UR]), enqueue_key, c->q);
   }
   return NULL;
 }
@@ -1226,16 +1254,8 @@ int cp_ur_controller_start_workers(cp_ur_controller_t *c) {
   }
   c->started = 1;
   /* Everything in the cache gets a first reconcile, even what arrived before we led. */
-  cp_obj_t **arr;
-  size_t n;
-  if (cp_store_list(cp_informer_store(c->inf[INF_UR]), NULL, NULL, &arr, &n) == 0) {
-    for (size_t i = 0; i < n; i++) {
-      cp_workqueue_add(c->q, arr[i]->key);
-      cp_obj_unref(arr[i]);
-    }
-    free(arr);
-  }
-  if (c->o.resync > 0 && pthread_create(&c->resync_thread, NULL, resync, c) == 0)
+  cp_store_each_key(cp_informer_store(c->inf[INF_UR]), enqueue_key, c->q);
+  if (pthread_create(&c->resync_thread, NULL, resync, c) == 0) /* also measures the caches */
     c->resync_started = 1;
   return 0;
 }

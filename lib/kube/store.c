@@ -100,11 +100,17 @@ cp_obj_t *cp_obj_expand(cp_obj_t *o) {
 int cp_store_init(cp_store_t *s) {
   cp_map_init(&s->objs);
   s->compact = 0;
+  s->text_bytes = 0;
   return pthread_rwlock_init(&s->lock, NULL) == 0 ? 0 : CP_ENOMEM;
 }
 
 void cp_store_set_compact(cp_store_t *s) {
   s->compact = 1;
+}
+
+/* The JSON text a compact snapshot holds (0 for NULL or a tree). */
+static size_t text_len(const cp_obj_t *o) {
+  return o && o->text ? strlen(o->text) : 0;
 }
 
 /* A stored reference as readers get it: expanded in a compact store (the stored one dropped). */
@@ -138,6 +144,8 @@ int cp_store_put(cp_store_t *s, cp_obj_t *o, cp_obj_t **old) {
   void *prev = NULL;
   pthread_rwlock_wrlock(&s->lock);
   int rc = cp_map_put(&s->objs, keep->key, keep, &prev);
+  if (rc == 0)
+    s->text_bytes += text_len(keep) - text_len(prev);
   pthread_rwlock_unlock(&s->lock);
   if (rc != 0) {
     if (keep != o)
@@ -156,6 +164,7 @@ int cp_store_put(cp_store_t *s, cp_obj_t *o, cp_obj_t **old) {
 cp_obj_t *cp_store_del(cp_store_t *s, const char *key) {
   pthread_rwlock_wrlock(&s->lock);
   cp_obj_t *o = cp_map_del(&s->objs, key);
+  s->text_bytes -= text_len(o);
   pthread_rwlock_unlock(&s->lock);
   return readable(s, o);
 }
@@ -206,6 +215,31 @@ size_t cp_store_len(cp_store_t *s) {
   size_t n = s->objs.len;
   pthread_rwlock_unlock(&s->lock);
   return n;
+}
+
+void cp_store_size(cp_store_t *s, size_t *objects, size_t *text_bytes) {
+  pthread_rwlock_rdlock(&s->lock);
+  *objects = s->objs.len;
+  *text_bytes = s->text_bytes;
+  pthread_rwlock_unlock(&s->lock);
+}
+
+typedef struct each_key_s {
+  void (*fn)(const char *key, void *ud);
+  void *ud;
+} each_key_t;
+
+static void call_with_key(const char *key, void *value, void *ud) {
+  (void)value;
+  const each_key_t *e = ud;
+  e->fn(key, e->ud);
+}
+
+void cp_store_each_key(cp_store_t *s, void (*fn)(const char *key, void *ud), void *ud) {
+  each_key_t e = {fn, ud};
+  pthread_rwlock_rdlock(&s->lock);
+  cp_map_each(&s->objs, call_with_key, &e);
+  pthread_rwlock_unlock(&s->lock);
 }
 
 static void unref_value(void *v) {

@@ -50,8 +50,9 @@ cp_obj_t *cp_obj_expand(cp_obj_t *o);
 
 typedef struct cp_store_s {
   pthread_rwlock_t lock;
-  cp_map_t objs; /* key -> cp_obj_t* (one reference held by the store) */
-  int compact;   /* keeps compact snapshots; getters expand them */
+  cp_map_t objs;     /* key -> cp_obj_t* (one reference held by the store) */
+  int compact;       /* keeps compact snapshots; getters expand them */
+  size_t text_bytes; /* the compact snapshots' JSON text, summed (guarded by lock) */
 } cp_store_t;
 
 /* Initializes an empty store. Returns 0 or CP_ENOMEM. */
@@ -86,6 +87,14 @@ int cp_store_list(cp_store_t *s, int (*keep)(const cp_obj_t *o, void *ud), void 
 
 /* Number of objects. */
 size_t cp_store_len(cp_store_t *s);
+
+/* Number of objects and, in a compact store, the bytes of their JSON text (0 otherwise):
+ * what the cache holds, for the cache size metrics. */
+void cp_store_size(cp_store_t *s, size_t *objects, size_t *text_bytes);
+
+/* Calls fn with every key, under the read lock (fn must not call into the store): the keys
+ * without expanding a compact snapshot. */
+void cp_store_each_key(cp_store_t *s, void (*fn)(const char *key, void *ud), void *ud);
 
 /* Drops every reference and frees the store's memory. Accepts NULL. */
 void cp_store_free(cp_store_t *s);

@@ -105,6 +105,13 @@ gt "$ours" 0 || fail "the reconcilers' applies are not counted"
 gt "$(m ctl1 rest_client_requests_total method=PATCH)" "$((${ours%.*} - 1))" || fail "rest_client_requests_total lacks the applies"
 gt "$(m ctl1 rest_client_requests_total method=PATCH code=201)" 0 || fail "no apply that created counted with its 201"
 ok "a reconcile moved controller_runtime_*, workqueue_* and the requests ($ours applies)"
+# The cache gauges: one runtime and its Secret cached, as text of a plausible size.
+wait_for 10 "cache gauges count alice" sh -c "curl -fsS $ctl/metrics | grep -qx 'clawplane_controller_cache_objects{name=\"userruntimes\"} 1'"
+scrape ctl2 "$ctl"
+ur_bytes=$(m ctl2 clawplane_controller_cache_bytes name=userruntimes)
+gt "$ur_bytes" 200 && gt 20000 "$ur_bytes" || fail "userruntimes cache holds $ur_bytes bytes for one runtime"
+gt "$(m ctl2 clawplane_controller_cache_objects name=secrets)" 0 || fail "no Secret in the cache gauges"
+ok "clawplane_controller_cache_objects and _cache_bytes per informer ($ur_bytes bytes for one runtime)"
 
 say "apiserver"
 db_url=$(pg_schema "$schema") || fail "PostgreSQL did not come up"
