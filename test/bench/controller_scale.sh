@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Controller at scale, on the local control plane (not a ctest test; run it by hand, on a
-# fresh cluster with enough kwok nodes, e.g. CLAWPLANE_NODES=20 for 1,000 runtimes):
+# fresh cluster with enough kwok nodes, e.g. CLAWPLANE_NODES=20 for 1,000 runtimes; for
+# 10,000, CLAWPLANE_NODES=200 CLAWPLANE_KCM_QPS=400 and CP_BENCH_FLOOR=0, see below):
 #   hack/local-cluster up
 #   CP_BUILD_DIR=build/default CP_SOURCE_DIR=$PWD hack/local-cluster exec test/bench/controller_scale.sh [N] [STEADY_SECONDS]
 # Creates N UserRuntimes at once (default 100) and prints, each line starting "result:":
 #   - convergence: seconds until all N are Ready (kubectl-visible condition);
 #   - the controller's RSS with no runtime and with N (so bytes per runtime, with its
 #     children in the caches), its peak RSS (VmHWM) and its CPU seconds (/proc/<pid>/stat);
+#   - what each informer's cache holds (objects, bytes of JSON text, per runtime);
 #   - requests by verb counted at the kube-apiserver (apiserver_request_total, so LIST and
 #     WATCH count too) for the resources the controller reads or writes, during convergence;
 #   - API writes during STEADY_SECONDS (default 120) of steady state with a 30 s resync (so
@@ -16,7 +18,8 @@
 #   - the floor: the same children (Secret, PVC, NetworkPolicy, ConfigMap, Service, Pod per
 #     runtime) created directly by CP_BENCH_FLOOR_CONCURRENCY (32) parallel clients in a
 #     second namespace on the same cluster right after, timed until every pod is Ready,
-#     and the ratio convergence / floor.
+#     and the ratio convergence / floor (CP_BENCH_FLOOR=0 leaves it out: at 10,000 runtimes
+#     the floor alone takes about as long as the convergence).
 # The controller runs with CP_BENCH_WORKERS (16) workers and CP_BENCH_QPS (500) requests per
 # second per client so the API server, not the controller, is the limit.
 set -euo pipefail
@@ -25,6 +28,7 @@ steady=${2:-120}
 workers=${CP_BENCH_WORKERS:-16}
 qps=${CP_BENCH_QPS:-500}
 floor_par=${CP_BENCH_FLOOR_CONCURRENCY:-32}
+with_floor=${CP_BENCH_FLOOR:-1}
 E2E_NAME=bench
 . "$(dirname "$0")/../e2e/lib/controller.sh"
 floor_ns=$ns-floor
@@ -69,10 +73,11 @@ ready_count() {
     grep -c '^True$' || true
 }
 polls=0
-wait_ready() { # wait_ready <namespace> <resource> <count>: 1 s polls (each a LIST)
+poll_every=$((n >= 5000 ? 5 : 1)) # a LIST of 10,000 runtimes is itself tens of MB
+wait_ready() { # wait_ready <namespace> <resource> <count>: a LIST every poll_every seconds
   until [ "$(ready_count "$1" "$2")" -ge "$3" ]; do
     polls=$((polls + 1))
-    sleep 1
+    sleep "$poll_every"
   done
 }
 readyz() { curl -fsS -o /dev/null "http://127.0.0.1:$ctl_port/readyz" 2>/dev/null; }
@@ -124,6 +129,14 @@ rssn=$(rss_kb "$ctl_pid" VmRSS)
 peak=$(rss_kb "$ctl_pid" VmHWM)
 cpu2=$(cpu_s "$ctl_pid")
 conv_delta=$(api_delta "$a0" "$a1")
+# What each cache holds (the controller's gauges): objects, bytes of JSON text, per runtime.
+cache_sizes=$(curl -fsS "http://127.0.0.1:$ctl_port/metrics" | awk -v n="$n" '
+  $1 ~ /^clawplane_controller_cache_(objects|bytes)\{/ {
+    match($1, /name="[^"]*"/); k = substr($1, RSTART + 6, RLENGTH - 7)
+    if ($1 ~ /_objects/) o[k] = $2; else b[k] = $2
+  }
+  END { for (k in o) { t += b[k]; printf "%s objects=%d bytes=%d bytes_per_runtime=%d\n", k, o[k], b[k], b[k] / n }
+        printf "total text_bytes_per_runtime=%d\n", t / n }' | sort)
 steady_api_writes=$(api_delta "$a2" "$a3" | api_writes)
 
 say "restart"
@@ -145,37 +158,41 @@ restart_rss=$(rss_kb "$ctl_pid" VmRSS)
 kill "$ctl_pid"
 wait "$ctl_pid" 2>/dev/null || true
 
-say "floor: the same children created directly by $floor_par clients in $floor_ns"
-kubectl create ns "$floor_ns" >/dev/null
-kubectl label ns "$floor_ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
-fdir=$(mktemp -d "$logdir/floor.XXXX")
-# One runtime's children in the controller's order (the Pod last); a template of the
-# objects as the controller made them, without what the cluster added.
-kubectl -n "$ns" get secret,pvc,networkpolicy,configmap,service,pod -l app.kubernetes.io/managed-by=clawplane -o json |
-  jq -c --arg ns "$floor_ns" '
-    def order: {"Secret":0,"PersistentVolumeClaim":1,"NetworkPolicy":2,"ConfigMap":3,"Service":4,"Pod":5}[.kind];
-    .items | sort_by(.metadata.labels["app.kubernetes.io/instance"], order) | .[]
-    | .metadata = {name: .metadata.name, namespace: $ns, labels: .metadata.labels,
-        annotations: ((.metadata.annotations // {}) | with_entries(select(.key | test("kubernetes.io/") | not)))}
-    | del(.status, .spec.nodeName, .spec.clusterIP, .spec.clusterIPs, .spec.volumeName)' \
-  >"$fdir/all.jsonl"
-nobj=$(wc -l <"$fdir/all.jsonl")
-# Split by lines into floor_par files whole runtimes at a time (6 objects each, in order).
-split -n "l/$floor_par" -d -a 3 "$fdir/all.jsonl" "$fdir/part."
-af0=$(api_counts)
-t3=$(now)
-ls "$fdir"/part.* | xargs -P "$floor_par" -I{} kubectl create -f {} -o name >/dev/null
-created=$(since "$t3")
-polls=0
-wait_ready "$floor_ns" pod "$n"
-floor=$(since "$t3")
-floor_counts=$(api_delta "$af0" "$(api_counts)")
+floor=skipped nobj=0 created=- floor_counts=""
+if [ "$with_floor" != 0 ]; then
+  say "floor: the same children created directly by $floor_par clients in $floor_ns"
+  kubectl create ns "$floor_ns" >/dev/null
+  kubectl label ns "$floor_ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
+  fdir=$(mktemp -d "$logdir/floor.XXXX")
+  # One runtime's children in the controller's order (the Pod last); a template of the
+  # objects as the controller made them, without what the cluster added.
+  kubectl -n "$ns" get secret,pvc,networkpolicy,configmap,service,pod -l app.kubernetes.io/managed-by=clawplane -o json |
+    jq -c --arg ns "$floor_ns" '
+      def order: {"Secret":0,"PersistentVolumeClaim":1,"NetworkPolicy":2,"ConfigMap":3,"Service":4,"Pod":5}[.kind];
+      .items | sort_by(.metadata.labels["app.kubernetes.io/instance"], order) | .[]
+      | .metadata = {name: .metadata.name, namespace: $ns, labels: .metadata.labels,
+          annotations: ((.metadata.annotations // {}) | with_entries(select(.key | test("kubernetes.io/") | not)))}
+      | del(.status, .spec.nodeName, .spec.clusterIP, .spec.clusterIPs, .spec.volumeName)' \
+    >"$fdir/all.jsonl"
+  nobj=$(wc -l <"$fdir/all.jsonl")
+  # Split by lines into floor_par files whole runtimes at a time (6 objects each, in order).
+  split -n "l/$floor_par" -d -a 3 "$fdir/all.jsonl" "$fdir/part."
+  af0=$(api_counts)
+  t3=$(now)
+  ls "$fdir"/part.* | xargs -P "$floor_par" -I{} kubectl create -f {} -o name >/dev/null
+  created=$(since "$t3")
+  polls=0
+  wait_ready "$floor_ns" pod "$n"
+  floor=$(since "$t3")
+  floor_counts=$(api_delta "$af0" "$(api_counts)")
+fi
 
 printf '\n'
 printf 'result: runtimes=%d workers=%d qps=%s convergence_seconds=%s floor_seconds=%s ratio=%s floor_objects=%d floor_created_seconds=%s floor_clients=%d\n' \
-  "$n" "$workers" "$qps" "$conv" "$floor" "$(echo "scale=2; $conv / $floor" | bc)" "$nobj" "$created" "$floor_par"
+  "$n" "$workers" "$qps" "$conv" "$floor" "$([ "$floor" = skipped ] && echo - || echo "scale=2; $conv / $floor" | bc)" "$nobj" "$created" "$floor_par"
 printf 'result: rss_none_kb=%d rss_n_kb=%d bytes_per_runtime=%d peak_rss_kb=%d cpu_seconds_convergence=%s cpu_seconds_total=%s\n' \
   "$rss0" "$rssn" "$(((rssn - rss0) * 1024 / n))" "$peak" "$(echo "$cpu1 - $cpu0" | bc)" "$cpu2"
+sed 's/^/result: cache /' <<<"$cache_sizes"
 printf 'result: apiserver requests during convergence (verb resource count; %d of the LISTs on userruntimes are the bench polling):\n' "$conv_polls"
 sed 's/^/result:   /' <<<"$conv_delta"
 printf 'result: apiserver requests by verb during convergence: %s\n' "$(by_verb <<<"$conv_delta")"
