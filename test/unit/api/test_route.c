@@ -84,8 +84,8 @@ static void unknown_paths_are_not_found(void **state) {
       "/api/v1/users//runtime",
       "/api/v1/users/a/b/runtime",
       "/api/v1/users/alice/tokens/",
-      "/api/v1/users/"
-      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/runtime"};
+      ("/api/v1/users/"
+       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/runtime")};
   for (size_t k = 0; k < sizeof paths / sizeof *paths; k++)
     assert_int_equal(find("GET", paths[k], &p, allow, sizeof allow), CP_ENOTFOUND);
   assert_int_equal(find("TRACE", "/nowhere", &p, allow, sizeof allow), CP_ENOTFOUND);
