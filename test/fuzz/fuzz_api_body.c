@@ -67,8 +67,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check(acc.token && acc.password_len >= CP_PASSWORD_MIN_LEN);
 
   cp_api_token_create_t tc;
-  if (cp_api_parse_token_create(body, &tc, err, sizeof err) == 0)
-    check(tc.name && *tc.name && strlen(tc.name) <= 128 && tc.ttl_days >= 0 && tc.ttl_days <= 3650);
+  if (cp_api_parse_token_create(body, &tc, err, sizeof err) == 0) {
+    check(tc.name && *tc.name && tc.ttl_days >= 0 && tc.ttl_days <= 3650);
+    size_t chars = 0; /* the spec's maxLength: 128 characters, not bytes */
+    for (const char *c = tc.name; *c; c++)
+      chars += ((unsigned char)*c & 0xC0) != 0x80;
+    check(chars <= 128 && strlen(tc.name) <= 4 * 128);
+  }
 
   cp_api_quota_t q;
   if (cp_api_parse_quota(body, &q, err, sizeof err) == 0) {
