@@ -21,7 +21,8 @@
 #     and the ratio convergence / floor (CP_BENCH_FLOOR=0 leaves it out: at 10,000 runtimes
 #     the floor alone takes about as long as the convergence).
 # The controller runs with CP_BENCH_WORKERS (16) workers and CP_BENCH_QPS (500) requests per
-# second per client so the API server, not the controller, is the limit.
+# second per client so the API server, not the controller, is the limit. The bench gives up
+# after CP_BENCH_TIMEOUT seconds (1800).
 set -euo pipefail
 n=${1:-100}
 steady=${2:-120}
@@ -32,7 +33,10 @@ with_floor=${CP_BENCH_FLOOR:-1}
 E2E_NAME=bench
 . "$(dirname "$0")/../e2e/lib/controller.sh"
 floor_ns=$ns-floor
-trap 'kubectl delete ns "$floor_ns" --wait=false >/dev/null 2>&1 || true; cleanup' EXIT
+limit=${CP_BENCH_TIMEOUT:-1800} # seconds; a 10,000-runtime run wants more
+( sleep "$limit"; echo "controller_scale: giving up after ${limit}s" >&2; kill -TERM $$ ) &
+watchdog=$!
+trap 'kill $watchdog 2>/dev/null || true; kubectl delete ns "$floor_ns" --wait=false >/dev/null 2>&1 || true; cleanup' EXIT
 
 clk=$(getconf CLK_TCK)
 rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
