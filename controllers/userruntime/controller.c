@@ -127,7 +127,7 @@ struct cp_ur_controller_s {
   cp_ur_controller_stats_t stats;
   cp_metric_t *m_reconciles, *m_errors, *m_time, *m_requests, *m_active;
   cp_metric_t *m_lists, *m_watches, *m_watch_failures, *m_watch_connected;
-  cp_metric_t *m_cache_objects, *m_cache_bytes;
+  cp_metric_t *m_cache_objects, *m_cache_bytes, *m_cache_text_bytes;
   conn_t conn[INF_COUNT];
   const char *resources[INF_COUNT];
 };
@@ -1020,9 +1020,14 @@ static int register_metrics(cp_ur_controller_t *c, cp_metrics_t *m) {
                           &c->m_cache_objects);
   if (rc == 0)
     rc = cp_metrics_gauge(m, "clawplane_controller_cache_bytes",
-                          "Bytes of JSON text the resource's informer cache holds (its "
-                          "projections, without the per-object overhead)",
+                          "Bytes the resource's informer cache holds for its objects: their "
+                          "JSON text deflated, without the per-object overhead",
                           CP_LABELS("name", NULL), &c->m_cache_bytes);
+  if (rc == 0)
+    rc = cp_metrics_gauge(m, "clawplane_controller_cache_text_bytes",
+                          "Bytes of JSON text the resource's informer cache stands for (its "
+                          "projections, before deflate)",
+                          CP_LABELS("name", NULL), &c->m_cache_text_bytes);
   if (rc == 0) {
     for (int i = 0; i < INF_COUNT; i++) {
       if ((i == INF_MW || i == INF_ROUTE) && !routes_on(&c->o.desired))
@@ -1033,6 +1038,7 @@ static int register_metrics(cp_ur_controller_t *c, cp_metrics_t *m) {
       cp_gauge_set(c->m_watch_connected, CP_LABELS(c->resources[i]), 0);
       cp_gauge_set(c->m_cache_objects, CP_LABELS(c->resources[i]), 0);
       cp_gauge_set(c->m_cache_bytes, CP_LABELS(c->resources[i]), 0);
+      cp_gauge_set(c->m_cache_text_bytes, CP_LABELS(c->resources[i]), 0);
     }
   }
   if (rc == 0) {
@@ -1099,10 +1105,11 @@ static void measure_caches(cp_ur_controller_t *c) {
   for (int i = 0; i < INF_COUNT; i++) {
     if (!c->inf[i])
       continue;
-    size_t objects, bytes;
-    cp_store_size(cp_informer_store(c->inf[i]), &objects, &bytes);
+    size_t objects, text, packed;
+    cp_store_size(cp_informer_store(c->inf[i]), &objects, &text, &packed);
     cp_gauge_set(c->m_cache_objects, CP_LABELS(c->resources[i]), (double)objects);
-    cp_gauge_set(c->m_cache_bytes, CP_LABELS(c->resources[i]), (double)bytes);
+    cp_gauge_set(c->m_cache_bytes, CP_LABELS(c->resources[i]), (double)packed);
+    cp_gauge_set(c->m_cache_text_bytes, CP_LABELS(c->resources[i]), (double)text);
   }
 }
 

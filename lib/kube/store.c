@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "json/json.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,9 @@ int cp_obj_new(cJSON *json, cp_obj_t **out) {
   }
   atomic_init(&o->refs, 1);
   o->json = json;
-  o->text = NULL;
+  o->packed = NULL;
+  o->packed_len = o->text_len = 0;
+  o->dict = NULL;
   o->namespace_ = ns ? ns : "";
   o->name = name;
   o->resource_version = rv ? rv : "";
@@ -49,7 +52,6 @@ cp_obj_t *cp_obj_ref(cp_obj_t *o) {
 void cp_obj_unref(cp_obj_t *o) {
   if (o && atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1) {
     cJSON_Delete(o->json);
-    cJSON_free(o->text);
     free(o);
   }
 }
@@ -62,37 +64,64 @@ static const char *put_str(char **p, const char *s) {
   return *p - n;
 }
 
-cp_obj_t *cp_obj_compact(const cp_obj_t *o) {
-  if (!o)
+/* A compact snapshot of o's identity and text[0..len) deflated against dict. */
+static cp_obj_t *compact_text(const cp_obj_t *o, const char *text, size_t len,
+                              const cp_pack_dict_t *dict) {
+  if (len > UINT_MAX)
     return NULL;
-  char *text =
-      o->json ? cJSON_PrintUnformatted(o->json) : (char *)cJSON_malloc(strlen(o->text) + 1);
-  if (!text)
-    return NULL;
-  if (!o->json)
-    memcpy(text, o->text, strlen(o->text) + 1);
+  unsigned char *tmp = malloc(cp_pack_bound(len));
+  size_t packed = tmp ? cp_pack(dict, text, len, tmp) : 0;
   size_t n =
       strlen(o->key) + strlen(o->namespace_) + strlen(o->name) + strlen(o->resource_version) + 4;
-  cp_obj_t *c = malloc(sizeof *c + n);
+  cp_obj_t *c = packed ? malloc(sizeof *c + n + packed) : NULL;
   if (!c) {
-    cJSON_free(text);
+    free(tmp);
     return NULL;
   }
   atomic_init(&c->refs, 1);
   c->json = NULL;
-  c->text = text;
   char *p = c->key;
   put_str(&p, o->key);
   c->namespace_ = put_str(&p, o->namespace_);
   c->name = put_str(&p, o->name);
   c->resource_version = put_str(&p, o->resource_version);
+  memcpy(p, tmp, packed);
+  free(tmp);
+  c->packed = (const unsigned char *)p;
+  c->packed_len = (unsigned)packed;
+  c->text_len = (unsigned)len;
+  c->dict = dict;
+  return c;
+}
+
+/* o's JSON text in a new string the caller frees with cJSON_free: printed from its tree or
+ * inflated. NULL on ENOMEM. */
+static char *obj_text(const cp_obj_t *o) {
+  if (o->json)
+    return cJSON_PrintUnformatted(o->json);
+  char *text = cJSON_malloc((size_t)o->text_len + 1);
+  if (text && cp_unpack(o->dict, o->packed, o->packed_len, text, o->text_len) != 0) {
+    cJSON_free(text);
+    text = NULL;
+  }
+  return text;
+}
+
+cp_obj_t *cp_obj_compact(const cp_obj_t *o, const cp_pack_dict_t *dict) {
+  if (!o)
+    return NULL;
+  char *text = obj_text(o);
+  cp_obj_t *c = text ? compact_text(o, text, strlen(text), dict) : NULL;
+  cJSON_free(text);
   return c;
 }
 
 cp_obj_t *cp_obj_expand(cp_obj_t *o) {
   if (!o || o->json)
     return cp_obj_ref(o);
-  cJSON *j = cJSON_Parse(o->text);
+  char *text = obj_text(o);
+  cJSON *j = text ? cJSON_ParseWithLength(text, o->text_len) : NULL;
+  cJSON_free(text);
   cp_obj_t *e = NULL;
   return j && cp_obj_new(j, &e) == 0 ? e : NULL;
 }
@@ -100,7 +129,9 @@ cp_obj_t *cp_obj_expand(cp_obj_t *o) {
 int cp_store_init(cp_store_t *s) {
   cp_map_init(&s->objs);
   s->compact = 0;
+  s->dict = NULL;
   s->text_bytes = 0;
+  s->packed_bytes = 0;
   return pthread_rwlock_init(&s->lock, NULL) == 0 ? 0 : CP_ENOMEM;
 }
 
@@ -108,9 +139,35 @@ void cp_store_set_compact(cp_store_t *s) {
   s->compact = 1;
 }
 
-/* The JSON text a compact snapshot holds (0 for NULL or a tree). */
+/* The JSON text a compact snapshot stands for, and the bytes it holds of it (0 for NULL or
+ * a tree). */
 static size_t text_len(const cp_obj_t *o) {
-  return o && o->text ? strlen(o->text) : 0;
+  return o && !o->json ? o->text_len : 0;
+}
+
+static size_t packed_len(const cp_obj_t *o) {
+  return o && !o->json ? o->packed_len : 0;
+}
+
+/* o compacted against the store's dictionary; the first object put makes the dictionary. */
+static cp_obj_t *compact_for(cp_store_t *s, const cp_obj_t *o) {
+  pthread_rwlock_rdlock(&s->lock);
+  const cp_pack_dict_t *dict = s->dict;
+  pthread_rwlock_unlock(&s->lock);
+  if (dict)
+    return cp_obj_compact(o, dict);
+  char *text = obj_text(o);
+  if (!text)
+    return NULL;
+  size_t len = strlen(text);
+  pthread_rwlock_wrlock(&s->lock);
+  if (!s->dict)
+    s->dict = cp_pack_dict_new(text, len); /* NULL (ENOMEM): packed without one */
+  dict = s->dict;
+  pthread_rwlock_unlock(&s->lock);
+  cp_obj_t *c = compact_text(o, text, len, dict);
+  cJSON_free(text);
+  return c;
 }
 
 /* A stored reference as readers get it: expanded in a compact store (the stored one dropped). */
@@ -138,14 +195,16 @@ int cp_store_has_version(cp_store_t *s, const char *key, const char *rv) {
 }
 
 int cp_store_put(cp_store_t *s, cp_obj_t *o, cp_obj_t **old) {
-  cp_obj_t *keep = s->compact ? cp_obj_compact(o) : o;
+  cp_obj_t *keep = s->compact ? compact_for(s, o) : o;
   if (!keep)
     return CP_ENOMEM;
   void *prev = NULL;
   pthread_rwlock_wrlock(&s->lock);
   int rc = cp_map_put(&s->objs, keep->key, keep, &prev);
-  if (rc == 0)
+  if (rc == 0) {
     s->text_bytes += text_len(keep) - text_len(prev);
+    s->packed_bytes += packed_len(keep) - packed_len(prev);
+  }
   pthread_rwlock_unlock(&s->lock);
   if (rc != 0) {
     if (keep != o)
@@ -165,6 +224,7 @@ cp_obj_t *cp_store_del(cp_store_t *s, const char *key) {
   pthread_rwlock_wrlock(&s->lock);
   cp_obj_t *o = cp_map_del(&s->objs, key);
   s->text_bytes -= text_len(o);
+  s->packed_bytes -= packed_len(o);
   pthread_rwlock_unlock(&s->lock);
   return readable(s, o);
 }
@@ -217,10 +277,11 @@ size_t cp_store_len(cp_store_t *s) {
   return n;
 }
 
-void cp_store_size(cp_store_t *s, size_t *objects, size_t *text_bytes) {
+void cp_store_size(cp_store_t *s, size_t *objects, size_t *text_bytes, size_t *packed_bytes) {
   pthread_rwlock_rdlock(&s->lock);
   *objects = s->objs.len;
   *text_bytes = s->text_bytes;
+  *packed_bytes = s->packed_bytes;
   pthread_rwlock_unlock(&s->lock);
 }
 
@@ -250,5 +311,6 @@ void cp_store_free(cp_store_t *s) {
   if (!s)
     return;
   cp_map_free(&s->objs, unref_value);
+  cp_pack_dict_free(s->dict);
   pthread_rwlock_destroy(&s->lock);
 }

@@ -8,7 +8,8 @@
 #   - convergence: seconds until all N are Ready (kubectl-visible condition);
 #   - the controller's RSS with no runtime and with N (so bytes per runtime, with its
 #     children in the caches), its peak RSS (VmHWM) and its CPU seconds (/proc/<pid>/stat);
-#   - what each informer's cache holds (objects, bytes of JSON text, per runtime);
+#   - what each informer's cache holds (objects, bytes held deflated and the JSON text they
+#     stand for, per runtime);
 #   - requests by verb counted at the kube-apiserver (apiserver_request_total, so LIST and
 #     WATCH count too) for the resources the controller reads or writes, during convergence;
 #   - API writes during STEADY_SECONDS (default 120) of steady state with a 30 s resync (so
@@ -133,14 +134,16 @@ rssn=$(rss_kb "$ctl_pid" VmRSS)
 peak=$(rss_kb "$ctl_pid" VmHWM)
 cpu2=$(cpu_s "$ctl_pid")
 conv_delta=$(api_delta "$a0" "$a1")
-# What each cache holds (the controller's gauges): objects, bytes of JSON text, per runtime.
+# What each cache holds (the controller's gauges): objects, bytes held (deflated) and the
+# JSON text they stand for, per runtime.
 cache_sizes=$(curl -fsS "http://127.0.0.1:$ctl_port/metrics" | awk -v n="$n" '
-  $1 ~ /^clawplane_controller_cache_(objects|bytes)\{/ {
+  $1 ~ /^clawplane_controller_cache_(objects|bytes|text_bytes)\{/ {
     match($1, /name="[^"]*"/); k = substr($1, RSTART + 6, RLENGTH - 7)
-    if ($1 ~ /_objects/) o[k] = $2; else b[k] = $2
+    if ($1 ~ /_objects/) o[k] = $2; else if ($1 ~ /_text_bytes/) x[k] = $2; else b[k] = $2
   }
-  END { for (k in o) { t += b[k]; printf "%s objects=%d bytes=%d bytes_per_runtime=%d\n", k, o[k], b[k], b[k] / n }
-        printf "total text_bytes_per_runtime=%d\n", t / n }' | sort)
+  END { for (k in o) { t += b[k]; tx += x[k]
+          printf "%s objects=%d bytes=%d bytes_per_runtime=%d text_bytes_per_runtime=%d\n", k, o[k], b[k], b[k] / n, x[k] / n }
+        printf "total bytes_per_runtime=%d text_bytes_per_runtime=%d\n", t / n, tx / n }' | sort)
 steady_api_writes=$(api_delta "$a2" "$a3" | api_writes)
 
 say "restart"

@@ -105,13 +105,16 @@ gt "$ours" 0 || fail "the reconcilers' applies are not counted"
 gt "$(m ctl1 rest_client_requests_total method=PATCH)" "$((${ours%.*} - 1))" || fail "rest_client_requests_total lacks the applies"
 gt "$(m ctl1 rest_client_requests_total method=PATCH code=201)" 0 || fail "no apply that created counted with its 201"
 ok "a reconcile moved controller_runtime_*, workqueue_* and the requests ($ours applies)"
-# The cache gauges: one runtime and its Secret cached, as text of a plausible size.
+# The cache gauges: one runtime and its Secret cached, as text of a plausible size, held
+# deflated in less.
 wait_for 10 "cache gauges count alice" sh -c "curl -fsS $ctl/metrics | grep -qx 'clawplane_controller_cache_objects{name=\"userruntimes\"} 1'"
 scrape ctl2 "$ctl"
+ur_text=$(m ctl2 clawplane_controller_cache_text_bytes name=userruntimes)
 ur_bytes=$(m ctl2 clawplane_controller_cache_bytes name=userruntimes)
-gt "$ur_bytes" 200 && gt 20000 "$ur_bytes" || fail "userruntimes cache holds $ur_bytes bytes for one runtime"
+gt "$ur_text" 200 && gt 20000 "$ur_text" || fail "userruntimes cache stands for $ur_text bytes of text for one runtime"
+gt "$ur_bytes" 0 && gt "$ur_text" "$ur_bytes" || fail "userruntimes cache holds $ur_bytes bytes for $ur_text of text"
 gt "$(m ctl2 clawplane_controller_cache_objects name=secrets)" 0 || fail "no Secret in the cache gauges"
-ok "clawplane_controller_cache_objects and _cache_bytes per informer ($ur_bytes bytes for one runtime)"
+ok "clawplane_controller_cache_objects, _cache_bytes and _cache_text_bytes per informer ($ur_bytes bytes for one runtime's $ur_text of text)"
 
 say "apiserver"
 db_url=$(pg_schema "$schema") || fail "PostgreSQL did not come up"

@@ -71,6 +71,8 @@ start_controller() {
   local wrap=()
   [ "${CP_VALGRIND:-0}" = 1 ] && wrap=(valgrind --quiet --error-exitcode=99 --leak-check=full
     --errors-for-leak-kinds=definite --show-leak-kinds=definite)
+  # CP_CTL_WRAP="heaptrack -o /tmp/ht": run under another tool (profilers, by hand).
+  [ -n "${CP_CTL_WRAP:-}" ] && read -ra wrap <<<"$CP_CTL_WRAP"
   "${wrap[@]}" "$ctl_bin" --namespace "$ns" --http-address 127.0.0.1:0 --resync-period 30 \
     --leader-election-namespace "$ns" --leader-election-id "ctl-$suffix" "$@" >"$log" 2>&1 &
   ctl_pid=$!

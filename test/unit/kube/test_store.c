@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -106,8 +107,8 @@ static void compact_store_reads_like_a_plain_one(void **state) {
   assert_int_equal(cp_store_has_version(&s, "ns/a", "7"), 1);
   assert_int_equal(cp_store_has_version(&s, "ns/a", "8"), 0);
   assert_int_equal(cp_store_has_version(&s, "ns/b", "7"), 0);
-  /* the stored snapshot is text with its identity copied */
-  cp_obj_t *c = cp_obj_compact(g);
+  /* the stored snapshot is deflated text with its identity copied */
+  cp_obj_t *c = cp_obj_compact(g, NULL);
   assert_null(c->json);
   assert_string_equal(c->key, "ns/a");
   assert_string_equal(c->namespace_, "ns");
@@ -157,10 +158,11 @@ static void compact_store_counts_its_text(void **state) {
   cp_store_t s;
   assert_int_equal(cp_store_init(&s), 0);
   cp_store_set_compact(&s);
-  size_t objects = 9, bytes = 9;
-  cp_store_size(&s, &objects, &bytes);
+  size_t objects = 9, bytes = 9, packed = 9;
+  cp_store_size(&s, &objects, &bytes, &packed);
   assert_int_equal(objects, 0);
   assert_int_equal(bytes, 0);
+  assert_int_equal(packed, 0);
   const char *a1 = "{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}";
   const char *a2 = "{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"22\"},\"x\":1}";
   const char *b1 = "{\"metadata\":{\"name\":\"bb\",\"resourceVersion\":\"3\"}}";
@@ -170,16 +172,53 @@ static void compact_store_counts_its_text(void **state) {
     assert_int_equal(cp_obj_new(cJSON_Parse(texts[i]), &o), 0);
     assert_int_equal(cp_store_put(&s, o, NULL), 0);
   }
-  cp_store_size(&s, &objects, &bytes);
+  cp_store_size(&s, &objects, &bytes, &packed);
   assert_int_equal(objects, 2);
   assert_int_equal(bytes, strlen(a2) + strlen(b1)); /* a1 was replaced */
+  assert_true(packed > 0);
   size_t keys = 0;
   cp_store_each_key(&s, count_key, &keys);
   assert_int_equal(keys, strlen("a") + strlen("bb"));
   cp_obj_unref(cp_store_del(&s, "a"));
-  cp_store_size(&s, &objects, &bytes);
+  cp_store_size(&s, &objects, &bytes, &packed);
   assert_int_equal(objects, 1);
   assert_int_equal(bytes, strlen(b1));
+  cp_store_free(&s);
+}
+
+/* A cache of alike objects holds a fraction of their text (the first one put is the
+ * dictionary), and every one comes back exactly as it went in. */
+static void compact_store_deflates_alike_objects(void **state) {
+  (void)state;
+  cp_store_t s;
+  assert_int_equal(cp_store_init(&s), 0);
+  cp_store_set_compact(&s);
+  char text[1024], key[64];
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < 300; i++) {
+      snprintf(text, sizeof text,
+               "{\"metadata\":{\"name\":\"rt-%d\",\"namespace\":\"users\",\"resourceVersion\":"
+               "\"%d\",\"labels\":{\"app.kubernetes.io/managed-by\":\"clawplane\"}},\"spec\":{"
+               "\"image\":\"ghcr.io/openclaw/openclaw:2026.9.6\",\"resources\":{\"requests\":{"
+               "\"cpu\":\"500m\",\"memory\":\"1Gi\"}},\"idleTimeout\":\"1h\"},\"status\":{"
+               "\"phase\":\"Running\",\"restarts\":%d}}",
+               i, 1000 * pass + i, pass);
+      cJSON *want = cJSON_Parse(text);
+      cp_obj_t *o = NULL;
+      assert_int_equal(cp_obj_new(cJSON_Parse(text), &o), 0);
+      assert_int_equal(cp_store_put(&s, o, NULL), 0);
+      snprintf(key, sizeof key, "users/rt-%d", i);
+      cp_obj_t *g = cp_store_get(&s, key);
+      assert_non_null(g);
+      assert_true(cJSON_Compare(g->json, want, 1));
+      cp_obj_unref(g);
+      cJSON_Delete(want);
+    }
+  }
+  size_t objects, bytes, packed;
+  cp_store_size(&s, &objects, &bytes, &packed);
+  assert_int_equal(objects, 300);
+  assert_true(packed * 5 < bytes);
   cp_store_free(&s);
 }
 
@@ -188,6 +227,7 @@ int main(void) {
       cmocka_unit_test(keys_for_namespaced_and_cluster_scoped),
       cmocka_unit_test(reader_keeps_old_snapshot_after_replace),
       cmocka_unit_test(list_filters_and_returns_references),
+      cmocka_unit_test(compact_store_deflates_alike_objects),
       cmocka_unit_test(compact_store_reads_like_a_plain_one),
       cmocka_unit_test(compact_store_counts_its_text),
   };
