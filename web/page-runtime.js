@@ -90,8 +90,10 @@ export async function render(root, {me, params}) {
   const status = h('section', {class: 'card', 'aria-labelledby': 'rt-status'});
   const live = h('p', {class: 'muted', id: 'rt-live'});
   const history = h('ol', {class: 'muted', 'aria-label': 'Recent changes'});
-  const startBtn = h('button', {type: 'button', id: 'rt-start'}, 'Start');
-  const stopBtn = h('button', {type: 'button', class: 'secondary', id: 'rt-stop'}, 'Stop');
+  // Disabled until the runtime is loaded: show() enables them in the same task that makes
+  // them listen, so an early click waits instead of doing nothing.
+  const startBtn = h('button', {type: 'button', id: 'rt-start', disabled: true}, 'Start');
+  const stopBtn = h('button', {type: 'button', class: 'secondary', id: 'rt-stop', disabled: true}, 'Stop');
   const open = h('a', {class: 'button', id: 'rt-open', target: '_blank', rel: 'noopener', href: runtimeURL(user)}, 'Open');
   let rt = null;
 
@@ -105,6 +107,7 @@ export async function render(root, {me, params}) {
     if (!rt) {
       status.append(h('p', {id: 'rt-phase'}, badge('No runtime yet', 'muted')),
         h('p', {}, 'Start creates your runtime with the default profile.'));
+      startBtn.disabled = false;
       stopBtn.disabled = true;
       open.hidden = true;
       return;

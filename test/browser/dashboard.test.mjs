@@ -86,10 +86,29 @@ try {
   assert(await alice.getByRole('link', {name: 'Open'}).isVisible(), 'Open is offered once it runs');
   ok('the user starts the runtime and watches it become Running and Ready without reloading');
   await audit(alice, 'runtime-running');
+  // A click that comes before the page has its runtime is not lost: with the runtime's GET
+  // held back 1.5 s, Stop is clicked as soon as the page shows it (Start and Stop stay
+  // disabled until the runtime is loaded and they listen; under load a click used to land on
+  // a button that did nothing).
+  let held = 0, released;
+  const served = new Promise((r) => { released = r; });
+  const runtimeGet = /\/api\/v1\/users\/alice\/runtime$/;
+  await alice.route(runtimeGet, async (route) => {
+    if (held++ === 0) await new Promise((r) => setTimeout(r, 1500));
+    await route.continue();
+    released();
+  });
+  await alice.getByRole('link', {name: 'My files'}).click();
+  await alice.getByRole('heading', {level: 1, name: 'My files'}).waitFor();
+  await alice.getByRole('link', {name: 'My runtime'}).click();
+  await alice.getByRole('heading', {level: 1, name: 'My runtime'}).waitFor();
   await alice.getByRole('button', {name: 'Stop'}).click();
+  await served;
+  await alice.unroute(runtimeGet);
+  assert(held >= 1, 'the runtime\'s GET was held back');
   await alice.locator('#rt-phase', {hasText: 'Stopped'}).waitFor({timeout: 120000});
   assert(await alice.evaluate(() => window.__noReload === 1), 'still no reload');
-  ok('the user stops the runtime and sees it Stopped');
+  ok('the user stops the runtime (clicked before the page had loaded it) and sees it Stopped');
 
   // --- files without a file service (this apiserver has no --files-key-file) -------------------
   await alice.getByRole('link', {name: 'My files'}).click();
