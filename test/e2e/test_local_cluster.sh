@@ -33,4 +33,20 @@ if out=$(kubectl -n "$psa" run bad --image=registry.invalid/web:1 --restart=Neve
   fail "a pod violating restricted was admitted"
 fi
 echo "$out" | grep -q 'violates PodSecurity "restricted' || fail "unexpected refusal: $out"
+
+# `up` holds the cluster directory's lock while it starts things; the components it starts
+# must not keep it. One that did kept the lock after a failed `up`, and the next `up` waited
+# on it forever, silently.
+echo "the components do not hold the cluster's lock"
+dir=$(dirname "${KUBECONFIG:?}")
+if [ -e "$dir/lock" ] && [ "${CLAWPLANE_USE_KUBECONFIG:-0}" != 1 ]; then
+  holders=""
+  for pid in $(pgrep -f -- "$dir/" || true); do
+    [ "$pid" = $$ ] && continue
+    for fd in /proc/"$pid"/fd/*; do
+      [ "$(readlink "$fd" 2>/dev/null)" = "$dir/lock" ] && holders="$holders $(ps -o comm= -p "$pid")"
+    done
+  done
+  [ -z "$holders" ] || fail "these keep $dir/lock open, so a failed 'up' would leave it locked:$holders"
+fi
 echo "ok"
