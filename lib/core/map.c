@@ -22,6 +22,11 @@ void cp_map_init(cp_map_t *m) {
   memset(m, 0, sizeof *m);
 }
 
+void cp_map_init_borrowed(cp_map_t *m) {
+  cp_map_init(m);
+  m->borrowed = 1;
+}
+
 static cp_map_slot_t *find(const cp_map_t *m, const char *key) {
   if (!m->cap)
     return NULL;
@@ -73,11 +78,13 @@ int cp_map_put(cp_map_t *m, const char *key, void *value, void **old) {
     if (old)
       *old = s->value;
     s->value = value;
+    if (m->borrowed)
+      s->key = (char *)key; /* the old key may go with the old value */
     return 0;
   }
   if ((m->used + 1) * 4 >= m->cap * 3 && grow(m) != 0)
     return CP_ENOMEM;
-  char *k = strdup(key);
+  char *k = m->borrowed ? (char *)key : strdup(key);
   if (!k)
     return CP_ENOMEM;
   size_t mask = m->cap - 1, i = hash(key) & mask;
@@ -98,7 +105,8 @@ void *cp_map_del(cp_map_t *m, const char *key) {
   if (!s)
     return NULL;
   void *v = s->value;
-  free(s->key);
+  if (!m->borrowed)
+    free(s->key);
   s->key = TOMB;
   s->value = NULL;
   m->len--;
@@ -120,8 +128,11 @@ void cp_map_free(cp_map_t *m, void (*free_value)(void *)) {
       continue;
     if (free_value)
       free_value(m->slots[i].value);
-    free(k);
+    if (!m->borrowed)
+      free(k);
   }
   free(m->slots);
+  int borrowed = m->borrowed;
   cp_map_init(m);
+  m->borrowed = borrowed;
 }

@@ -127,7 +127,7 @@ cp_obj_t *cp_obj_expand(cp_obj_t *o) {
 }
 
 int cp_store_init(cp_store_t *s) {
-  cp_map_init(&s->objs);
+  cp_map_init_borrowed(&s->objs); /* each key lives in its snapshot (cp_obj_t.key) */
   s->compact = 0;
   s->dict = NULL;
   s->text_bytes = 0;
