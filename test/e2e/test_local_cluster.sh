@@ -47,6 +47,7 @@ if [ -e "$dir/lock" ] && [ "${CLAWPLANE_USE_KUBECONFIG:-0}" != 1 ]; then
       [ "$(readlink "$fd" 2>/dev/null)" = "$dir/lock" ] && holders="$holders $(ps -o comm= -p "$pid")"
     done
   done
-  [ -z "$holders" ] || fail "these keep $dir/lock open, so a failed 'up' would leave it locked:$holders"
+  [ -z "$holders" ] ||
+    fail "these keep $dir/lock open, so a failed 'up' would leave it locked:$holders (started by an older hack/local-cluster? run 'hack/local-cluster down', then 'up')"
 fi
 echo "ok"
