@@ -151,20 +151,20 @@ static size_t packed_len(const cp_obj_t *o) {
 
 /* o compacted against the store's dictionary; the first object put makes the dictionary. */
 static cp_obj_t *compact_for(cp_store_t *s, const cp_obj_t *o) {
-  pthread_rwlock_rdlock(&s->lock);
-  const cp_pack_dict_t *dict = s->dict;
-  pthread_rwlock_unlock(&s->lock);
-  if (dict)
-    return cp_obj_compact(o, dict);
   char *text = obj_text(o);
   if (!text)
     return NULL;
   size_t len = strlen(text);
-  pthread_rwlock_wrlock(&s->lock);
-  if (!s->dict)
-    s->dict = cp_pack_dict_new(text, len); /* NULL (ENOMEM): packed without one */
-  dict = s->dict;
+  pthread_rwlock_rdlock(&s->lock);
+  const cp_pack_dict_t *dict = s->dict;
   pthread_rwlock_unlock(&s->lock);
+  if (!dict) {
+    pthread_rwlock_wrlock(&s->lock);
+    if (!s->dict)
+      s->dict = cp_pack_dict_new(text, len); /* NULL (ENOMEM): packed without one */
+    dict = s->dict;
+    pthread_rwlock_unlock(&s->lock);
+  }
   cp_obj_t *c = compact_text(o, text, len, dict);
   cJSON_free(text);
   return c;
