@@ -8,7 +8,9 @@ src=${CP_SOURCE_DIR:?}
 . "$src/hack/versions.env"
 ns=e2e-cluster-$$
 psa=e2e-psa-$$
-trap 'kubectl delete ns $ns $psa --wait=false >/dev/null 2>&1 || true' EXIT
+extra=lc-extra-$$
+trap 'kubectl delete ns $ns $psa --wait=false >/dev/null 2>&1 || true
+      kubectl delete nodes -l "clawplane.io/test=$extra" --wait=false >/dev/null 2>&1 || true' EXIT
 
 echo "server version is $KUBE_VERSION"
 v=$(kubectl version -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')
@@ -17,6 +19,26 @@ v=$(kubectl version -o json | python3 -c 'import json,sys; print(json.load(sys.s
 echo "kwok nodes are Ready"
 ready=$(kubectl get nodes -l type=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True || true)
 [ "$ready" -ge 1 ] || fail "no Ready kwok node"
+
+# `up` waits for its kwok nodes by `nodes-ready`; with 40 nodes its old check (kubectl wait,
+# about 150 ms per node in turn, under a 5 s timeout) never passed. 40 more fake nodes,
+# unschedulable so no other test's pod lands on them, must be judged Ready in one quick call.
+echo "nodes-ready judges 40 more kwok nodes at once"
+for i in $(seq 1 40); do
+  printf -- '---\napiVersion: v1\nkind: Node\nmetadata: {name: %s-%d, annotations: {kwok.x-k8s.io/node: fake}, labels: {type: kwok, clawplane.io/test: %s}}\nspec: {unschedulable: true}\n' \
+    "$extra" "$i" "$extra"
+done | kubectl apply -f - >/dev/null
+deadline=$((SECONDS + 90))
+until out=$("$src/hack/local-cluster" nodes-ready 2>&1); do
+  [ $SECONDS -lt $deadline ] || fail "kwok nodes not judged Ready after 90 s: $out"
+  sleep 1
+done
+case "$out" in */*) total=${out#*/} ;; *) fail "nodes-ready printed '$out'" ;; esac
+[ "$total" -ge 41 ] || fail "nodes-ready counted $total nodes, expected the 40 extra ones too"
+t=$SECONDS
+"$src/hack/local-cluster" nodes-ready >/dev/null || fail "nodes-ready failed on Ready nodes"
+[ $((SECONDS - t)) -le 3 ] || fail "nodes-ready took $((SECONDS - t)) s for $total nodes"
+kubectl delete nodes -l "clawplane.io/test=$extra" --wait=false >/dev/null
 
 echo "a Pod becomes Running"
 kubectl create ns "$ns" >/dev/null
