@@ -36,6 +36,7 @@ typedef struct app_s {
   int workers, leader_elect;
   double qps, resync;
   int burst;
+  long page_size;
   cp_desired_opts_t desired;
   const char *files_key_file;
   unsigned char files_key[CP_FILES_KEY_MAX];
@@ -65,6 +66,7 @@ static void usage(FILE *f) {
          "  --kube-api-qps Q         API requests per second per client [50]\n"
          "  --kube-api-burst B       burst above that rate [100]\n"
          "  --resync-period S        seconds between full requeues [600]\n"
+         "  --list-page-size N       objects per LIST page when caches fill [500]\n"
          "  --http-address H:P       /healthz /readyz /metrics [$CLAWPLANE_HTTP_ADDRESS, :8080]\n"
          "  --leader-elect BOOL      campaign for a Lease before reconciling [true]\n"
          "  --leader-election-namespace NS  [$POD_NAMESPACE, clawplane-system]\n"
@@ -101,6 +103,7 @@ static int parse_flags(app_t *a, int argc, char **argv) {
     QPS,
     BURST,
     RESYNC,
+    PAGE,
     HTTP,
     LE,
     LENS,
@@ -126,6 +129,7 @@ static int parse_flags(app_t *a, int argc, char **argv) {
                                        {"kube-api-qps", required_argument, 0, QPS},
                                        {"kube-api-burst", required_argument, 0, BURST},
                                        {"resync-period", required_argument, 0, RESYNC},
+                                       {"list-page-size", required_argument, 0, PAGE},
                                        {"http-address", required_argument, 0, HTTP},
                                        {"leader-elect", required_argument, 0, LE},
                                        {"leader-election-namespace", required_argument, 0, LENS},
@@ -156,6 +160,7 @@ static int parse_flags(app_t *a, int argc, char **argv) {
   a->qps = 50;
   a->burst = 100;
   a->resync = 600;
+  a->page_size = 500;
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     int bad = 0;
@@ -181,6 +186,9 @@ static int parse_flags(app_t *a, int argc, char **argv) {
       break;
     case RESYNC:
       bad = cp_parse_double(optarg, 0, 86400 * 7, &a->resync);
+      break;
+    case PAGE:
+      bad = cp_parse_long(optarg, 1, 100000, &a->page_size);
       break;
     case HTTP:
       a->http_addr = optarg;
@@ -452,6 +460,7 @@ int main(int argc, char **argv) {
   cp_ur_controller_opts_t co = {.namespace_ = a.watch_ns,
                                 .workers = a.workers,
                                 .resync = a.resync,
+                                .page_size = a.page_size,
                                 .qps = a.qps,
                                 .burst = a.burst,
                                 .desired = a.desired,

@@ -1214,6 +1214,8 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
     c->o.workers = 4;
   if (c->o.resync == 0)
     c->o.resync = 600;
+  if (c->o.page_size <= 0)
+    c->o.page_size = CP_INFORMER_PAGE_SIZE;
   if (c->o.qps <= 0)
     c->o.qps = 50;
   if (c->o.burst <= 0)
@@ -1284,7 +1286,7 @@ int cp_ur_controller_new(const cp_kubeconfig_t *cfg, const cp_ur_controller_opts
                              .label_selector = defs[i].sel,
                              .project = PROJECT[i],
                              .compact = 1,
-                             .page_size = 100}; /* a page of 100 Pods parses to ~8 MB */
+                             .page_size = c->o.page_size}; /* items stream in */
     rc = cp_informer_new(cfg, &copts, &io, &defs[i].h, &c->inf[i]);
   }
   c->workers = calloc((size_t)c->o.workers, sizeof *c->workers);

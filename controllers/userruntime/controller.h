@@ -26,6 +26,7 @@ typedef struct cp_ur_controller_opts_s {
   const char *namespace_;    /* watch one namespace; NULL = all */
   int workers;               /* reconcile threads; default 4 */
   double resync;             /* seconds between full requeues; default 600; < 0 off */
+  long page_size;            /* objects per LIST page (items stream in); default 500 */
   double qps;                /* per-client API rate limit; default 50 */
   int burst;                 /* default 100 */
   double recreate_base;      /* backoff before recreating a failed pod; default 1 s */

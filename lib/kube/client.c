@@ -868,26 +868,32 @@ int cp_kube_get(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns, const 
   return call_object(c, "GET", gvr, ns, name, subresource, NULL, NULL, NULL, out, NULL, st);
 }
 
+/* The query of one LIST page: selectors, limit, continue, resourceVersion(Match). */
+static int list_query(const cp_list_opts_t *o, cp_buf_t *q, cp_status_t *st) {
+  char limit[32];
+  snprintf(limit, sizeof limit, "%ld", o->limit);
+  int r = cp_kube_query_add(q, "labelSelector", o->label_selector);
+  if (!r)
+    r = cp_kube_query_add(q, "fieldSelector", o->field_selector);
+  if (!r && o->limit > 0)
+    r = cp_kube_query_add(q, "limit", limit);
+  if (!r && o->continue_token && *o->continue_token)
+    r = cp_kube_query_add(q, "continue", o->continue_token);
+  if (!r)
+    r = cp_kube_query_add(q, "resourceVersion", o->resource_version);
+  if (!r)
+    r = cp_kube_query_add(q, "resourceVersionMatch", o->resource_version_match);
+  if (r)
+    status_msg(st, 0, r == CP_ETOOBIG ? "list query too long" : "out of memory");
+  return r;
+}
+
 static int list_page(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
                      const cp_list_opts_t *o, cJSON **out, size_t *got, cp_status_t *st) {
   cp_buf_t q;
   cp_buf_init(&q, MAX_URL);
-  char limit[32];
-  snprintf(limit, sizeof limit, "%ld", o->limit);
-  int r = cp_kube_query_add(&q, "labelSelector", o->label_selector);
+  int r = list_query(o, &q, st);
   if (!r)
-    r = cp_kube_query_add(&q, "fieldSelector", o->field_selector);
-  if (!r && o->limit > 0)
-    r = cp_kube_query_add(&q, "limit", limit);
-  if (!r && o->continue_token && *o->continue_token)
-    r = cp_kube_query_add(&q, "continue", o->continue_token);
-  if (!r)
-    r = cp_kube_query_add(&q, "resourceVersion", o->resource_version);
-  if (!r)
-    r = cp_kube_query_add(&q, "resourceVersionMatch", o->resource_version_match);
-  if (r)
-    status_msg(st, 0, r == CP_ETOOBIG ? "list query too long" : "out of memory");
-  else
     r = call_object(c, "GET", gvr, ns, NULL, NULL, &q, NULL, NULL, out, got, st);
   cp_buf_free(&q);
   return r;
@@ -897,6 +903,48 @@ int cp_kube_list(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
                  const cp_list_opts_t *opts, cJSON **out, cp_status_t *st) {
   static const cp_list_opts_t none = {0};
   return list_page(c, gvr, ns, opts ? opts : &none, out, NULL, st);
+}
+
+#define LIST_REST_MAX ((size_t)1 << 20) /* a List without its items: kind, metadata */
+
+typedef struct each_s {
+  cp_list_split_t split;
+  cp_list_item_fn fn;
+  void *ud;
+} each_t;
+
+static int each_sink(void *ud, const char *data, size_t len) {
+  each_t *e = ud;
+  return data ? cp_list_split_feed(&e->split, data, len, e->fn, e->ud) : 0;
+}
+
+int cp_kube_list_each(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
+                      const cp_list_opts_t *opts, atomic_bool *stop, cp_list_item_fn fn, void *ud,
+                      cJSON **list, cp_status_t *st) {
+  static const cp_list_opts_t none = {0};
+  *list = NULL;
+  if (!c || !fn) {
+    status_msg(st, 0, "invalid request arguments");
+    return CP_EINVAL;
+  }
+  cp_buf_t path, q;
+  cp_buf_init(&path, 4096);
+  cp_buf_init(&q, MAX_URL);
+  each_t e = {.fn = fn, .ud = ud};
+  cp_list_split_init(&e.split, c->max_body, LIST_REST_MAX);
+  int r = cp_kube_path(&path, gvr, ns, NULL, NULL);
+  if (r)
+    status_msg(st, 0, "invalid resource or namespace");
+  if (!r)
+    r = list_query(opts ? opts : &none, &q, st);
+  if (!r)
+    r = cp__kube_stream(c, path.data, q.data, c->timeout_ms, stop, each_sink, &e, st);
+  if (!r && (r = cp_list_split_end(&e.split, list)) != 0)
+    status_msg(st, 200, "the list's body is not a JSON List");
+  cp_list_split_free(&e.split);
+  cp_buf_free(&path);
+  cp_buf_free(&q);
+  return r;
 }
 
 int cp_kube_list_all(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,

@@ -37,6 +37,7 @@
 
 #include "core/buf.h"
 #include "kube/config.h"
+#include "kube/listsplit.h"
 #include "kube/resource.h"
 #include "kube/status.h"
 #include "metrics/metrics.h"
@@ -101,6 +102,17 @@ typedef struct cp_list_opts_s {
  * metadata.resourceVersion). opts may be NULL. */
 int cp_kube_list(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
                  const cp_list_opts_t *opts, cJSON **out, cp_status_t *st);
+
+/* One LIST request whose items go to fn one at a time as they arrive (kube/listsplit.h):
+ * the text of one object, valid during the call. Memory holds one item, not the page, so
+ * pages can be large. *list gets the List without its items (metadata.continue and
+ * metadata.resourceVersion; the caller deletes it). stop (may be NULL) ends the transfer
+ * with CP_ECANCELED. An item larger than the client's max_body is CP_ETOOBIG, a body that
+ * is not a List CP_EPARSE, fn's error stops the list and is returned. Items fn got before
+ * a failure stay got: a caller lists again from the start. opts may be NULL. */
+int cp_kube_list_each(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
+                      const cp_list_opts_t *opts, atomic_bool *stop, cp_list_item_fn fn, void *ud,
+                      cJSON **list, cp_status_t *st);
 
 /* LIST following metadata.continue until the last page. On success *items owns a cJSON
  * array of every object and *resource_version (if non-NULL) owns a heap copy of the

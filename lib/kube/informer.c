@@ -131,21 +131,31 @@ static void collect_gone(const char *key, void *value, void *ud) {
     s->gone[s->ngone++] = cp_obj_ref(value);
 }
 
-/* One page's items into the store: an object whose resourceVersion the cache already has
- * is kept as it is, without an event. */
-static void take_page(cp_informer_t *inf, cJSON *page, seen_t *seen) {
-  cJSON *items = cJSON_GetObjectItemCaseSensitive(page, "items");
-  cJSON *item;
-  while (cJSON_IsArray(items) && (item = cJSON_DetachItemFromArray(items, 0)) != NULL) {
-    cp_obj_t *o = NULL;
-    if (admit(inf, item, &o) != 0)
-      continue; /* no name: not an object we can key */
-    cp_map_put(&seen->keys, o->key, NULL, NULL);
-    if (cp_store_has_version(&inf->store, o->key, o->resource_version))
-      cp_obj_unref(o);
-    else
-      put_and_notify(inf, o);
+typedef struct lister_s {
+  cp_informer_t *inf;
+  seen_t *seen;
+} lister_t;
+
+/* One listed item into the store, as it arrives: an object whose resourceVersion the cache
+ * already has is kept as it is, without an event. */
+static int take_item(const char *text, size_t len, void *ud) {
+  lister_t *l = ud;
+  cJSON *item = cJSON_ParseWithLength(text, len);
+  if (!cJSON_IsObject(item)) {
+    cJSON_Delete(item);
+    return CP_EPARSE;
   }
+  cp_obj_t *o = NULL;
+  if (admit(l->inf, item, &o) != 0)
+    return 0; /* no name: not an object we can key */
+  int rc = cp_map_put(&l->seen->keys, o->key, NULL, NULL);
+  if (rc == 0 && cp_store_has_version(&l->inf->store, o->key, o->resource_version))
+    cp_obj_unref(o);
+  else if (rc == 0)
+    rc = put_and_notify(l->inf, o);
+  else
+    cp_obj_unref(o);
+  return rc;
 }
 
 /* Whatever the cache has that the list did not: deleted while we were not watching. */
@@ -166,8 +176,8 @@ static void drop_gone(cp_informer_t *inf, seen_t *seen) {
   free(seen->gone);
 }
 
-/* Lists page by page, each page diffed into the store before the next is asked for, so
- * memory holds one page's body, not the whole list. A continue token that expired (410:
+/* Lists page by page, each item diffed into the store as it arrives, so memory holds one
+ * item's text, not a page or the whole list. A continue token that expired (410:
  * the list took longer than etcd keeps history) starts the list over; the pages already
  * taken stay in the cache and are seen again unchanged. */
 static int relist(cp_informer_t *inf, char *rv_out, cp_status_t *st) {
@@ -181,8 +191,10 @@ static int relist(cp_informer_t *inf, char *rv_out, cp_status_t *st) {
                          .field_selector = inf->fields,
                          .limit = inf->page_size,
                          .continue_token = cont};
-    cJSON *page = NULL;
-    rc = cp_kube_list(inf->client, &inf->gvr, inf->ns, &lo, &page, st);
+    cJSON *page = NULL; /* the List without its items */
+    lister_t l = {inf, &seen};
+    rc = cp_kube_list_each(inf->client, &inf->gvr, inf->ns, &lo, &inf->stop, take_item, &l, &page,
+                           st);
     if (rc == CP_EGONE && cont) {
       free(cont);
       cont = NULL;
@@ -194,7 +206,6 @@ static int relist(cp_informer_t *inf, char *rv_out, cp_status_t *st) {
       cJSON_Delete(page);
       break;
     }
-    take_page(inf, page, &seen);
     const char *rv = cp_json_strv(page, "metadata", "resourceVersion", NULL);
     const char *next = cp_json_strv(page, "metadata", "continue", NULL);
     size_t n = rv ? strlen(rv) : 0;
@@ -219,7 +230,7 @@ static int relist(cp_informer_t *inf, char *rv_out, cp_status_t *st) {
   unsigned long lists = atomic_fetch_add(&inf->lists, 1) + 1;
   drop_gone(inf, &seen);
   cp_map_free(&seen.keys, NULL);
-  malloc_trim(0); /* the pages' bodies and trees are gone: give their memory back */
+  malloc_trim(0); /* the items parsed on the way are gone: give their memory back */
   atomic_store(&inf->synced, 1);
   if (inf->h.on_conn)
     inf->h.on_conn(CP_INFORMER_LISTED, inf->resource, lists, 0, NULL, inf->h.ud);

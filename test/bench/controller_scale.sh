@@ -15,7 +15,10 @@
 #   - API writes during STEADY_SECONDS (default 120) of steady state with the resync below
 #     (30 s: every runtime is reconciled several times): must be 0;
 #   - restart: seconds from exec to synced caches (/readyz) and to the first pass done
-#     (every runtime reconciled, queue empty), and the writes of that first pass: must be 0;
+#     (every runtime reconciled, queue empty), the controller's CPU seconds until synced,
+#     and the writes of that first pass: must be 0; beside it the list floor: seconds for
+#     kubectl to list the same kinds in the same pages, all kinds at once, as the controller
+#     does;
 #   - the floor: the same children (Secret, PVC, NetworkPolicy, ConfigMap, Service, Pod per
 #     runtime) created directly by CP_BENCH_FLOOR_CONCURRENCY (32) parallel clients in a
 #     second namespace on the same cluster right after, timed until every pod is Ready,
@@ -23,10 +26,12 @@
 #     the floor alone takes about as long as the convergence).
 # The controller runs with CP_BENCH_WORKERS (16) workers and CP_BENCH_QPS (500) requests per
 # second per client so the API server, not the controller, is the limit, and a resync every
-# CP_BENCH_RESYNC seconds (30). At 10,000 runtimes a 30 s resync asks for 333 reconciles a
+# CP_BENCH_RESYNC seconds (30). The runtimes are applied by CP_BENCH_CREATE_CONCURRENCY (8)
+# kubectl processes at once (one kubectl applies about 5 a second). At 10,000 runtimes a 30 s resync asks for 333 reconciles a
 # second, more than 2 cores give beside the API server: the queue stays full and new runtimes
 # wait behind resyncs, so use about 600 there (the controller's default). The bench gives up
-# after CP_BENCH_TIMEOUT seconds (1800).
+# after CP_BENCH_TIMEOUT seconds (1800). CP_BENCH_KEEP=1 keeps the runtimes' namespace (and
+# their RuntimeProfile) for test/bench/controller_restart.sh; delete it when done.
 set -euo pipefail
 n=${1:-100}
 steady=${2:-120}
@@ -35,12 +40,20 @@ resync=${CP_BENCH_RESYNC:-30}
 qps=${CP_BENCH_QPS:-500}
 floor_par=${CP_BENCH_FLOOR_CONCURRENCY:-32}
 with_floor=${CP_BENCH_FLOOR:-1}
+create_par=${CP_BENCH_CREATE_CONCURRENCY:-8}
 E2E_NAME=bench
 . "$(dirname "$0")/../e2e/lib/controller.sh"
 floor_ns=$ns-floor
 limit=${CP_BENCH_TIMEOUT:-1800} # seconds; a 10,000-runtime run wants more
 ( sleep "$limit"; echo "controller_scale: giving up after ${limit}s" >&2; kill -TERM $$ ) &
 watchdog=$!
+if [ "${CP_BENCH_KEEP:-0}" = 1 ]; then
+  cleanup() {
+    local p
+    for p in "${ctl_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    echo "controller_scale: kept namespace $ns (delete it with: kubectl delete ns $ns; kubectl delete runtimeprofile $profile)"
+  }
+fi
 trap 'kill $watchdog 2>/dev/null || true; kubectl delete ns "$floor_ns" --wait=false >/dev/null 2>&1 || true; cleanup' EXIT
 
 clk=$(getconf CLK_TCK)
@@ -104,9 +117,9 @@ sleep 2
 rss0=$(rss_kb "$ctl_pid" VmRSS)
 say "namespace $ns, controller pid $ctl_pid on :$ctl_port, $n runtimes, $workers workers, qps $qps; RSS with none: $rss0 kB"
 
-manifest() {
+manifest() { # manifest <first> <step>: runtimes first, first+step, ... up to n
   local i
-  for i in $(seq 1 "$n"); do
+  for i in $(seq "$1" "$2" "$n"); do
     printf -- '---\napiVersion: clawplane.io/v1alpha1\nkind: UserRuntime\nmetadata: {name: u%d, namespace: %s}\nspec: {user: u%d, profile: %s}\n' \
       "$i" "$ns" "$i" "$profile"
   done
@@ -115,7 +128,12 @@ manifest() {
 a0=$(api_counts)
 cpu0=$(cpu_s "$ctl_pid")
 t0=$(now)
-manifest | kubectl apply --server-side -f - >/dev/null
+appliers=()
+for k in $(seq 1 "$create_par"); do
+  manifest "$k" "$create_par" | kubectl apply --server-side -f - >/dev/null &
+  appliers+=($!)
+done
+for p in "${appliers[@]}"; do wait "$p" || fail "kubectl apply of the runtimes failed"; done
 wait_ready "$ns" ur "$n"
 conv=$(since "$t0")
 cpu1=$(cpu_s "$ctl_pid")
@@ -158,6 +176,7 @@ t2=$(now)
 start_controller controller2 "${ctl_flags[@]}"
 until readyz; do sleep 0.05; done
 synced=$(since "$t2")
+synced_cpu=$(cpu_s "$ctl_pid")
 until [ "$(metric '^controller_runtime_reconcile_total')" -ge "$n" ] &&
   [ "$(metric '^workqueue_depth')" = 0 ]; do sleep 0.05; done
 first_pass=$(since "$t2")
@@ -168,6 +187,17 @@ restart_peak=$(rss_kb "$ctl_pid" VmHWM)
 restart_rss=$(rss_kb "$ctl_pid" VmRSS)
 kill "$ctl_pid"
 wait "$ctl_pid" 2>/dev/null || true
+# The list floor: the same LISTs in pages of 100 by kubectl, every kind at once.
+t4=$(now)
+listers=()
+for kind in userruntimes pods services networkpolicies persistentvolumeclaims secrets configmaps; do
+  sel=(-l app.kubernetes.io/managed-by=clawplane)
+  [ "$kind" = userruntimes ] && sel=()
+  kubectl -n "$ns" get "$kind" "${sel[@]}" --chunk-size=100 -o name >/dev/null &
+  listers+=($!)
+done
+for p in "${listers[@]}"; do wait "$p" || fail "kubectl could not list"; done
+list_floor=$(since "$t4")
 
 floor=skipped nobj=0 created=- floor_counts=""
 if [ "$with_floor" != 0 ]; then
@@ -210,7 +240,7 @@ printf 'result: apiserver requests by verb during convergence: %s\n' "$(by_verb 
 printf 'result: apiserver requests by verb for the floor: %s\n' "$(by_verb <<<"$floor_counts")"
 printf 'result: steady_seconds=%d reconciles=%d controller_writes=%d apiserver_writes=%d userruntimes_unchanged=%s\n' \
   "$steady" "$((r1 - r0))" "$((w1 - w0))" "$steady_api_writes" "$([ "$rv_before" = "$rv_after" ] && echo yes || echo no)"
-printf 'result: restart_to_synced_seconds=%s restart_to_first_pass_seconds=%s restart_writes=%d restart_apiserver_writes=%d restart_peak_rss_kb=%d restart_rss_kb=%d\n' \
-  "$synced" "$first_pass" "$restart_writes" "$restart_api_writes" "$restart_peak" "$restart_rss"
+printf 'result: restart_to_synced_seconds=%s restart_cpu_seconds_to_synced=%s list_floor_seconds=%s restart_to_first_pass_seconds=%s restart_writes=%d restart_apiserver_writes=%d restart_peak_rss_kb=%d restart_rss_kb=%d\n' \
+  "$synced" "$synced_cpu" "$list_floor" "$first_pass" "$restart_writes" "$restart_api_writes" "$restart_peak" "$restart_rss"
 [ $((w1 - w0)) = 0 ] || fail "the controller wrote $((w1 - w0)) times at steady state"
 [ "$restart_writes" = 0 ] || fail "the controller wrote $restart_writes times after a restart"

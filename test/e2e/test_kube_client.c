@@ -236,6 +236,77 @@ static void pagination_sees_every_object_once(void **state) {
   cJSON_Delete(items);
 }
 
+typedef struct each_seen_s {
+  int seen[25];
+  int total;
+  int stop_at; /* return CP_EINTERNAL for item number stop_at (1-based), 0 = never */
+} each_seen_t;
+
+static int each_item(const char *text, size_t len, void *ud) {
+  each_seen_t *e = ud;
+  cJSON *it = cJSON_ParseWithLength(text, len);
+  assert_non_null(it);
+  int i = -1;
+  assert_int_equal(sscanf(cp_json_strv(it, "metadata", "name", NULL), "page-%d", &i), 1);
+  assert_true(i >= 0 && i < 25);
+  e->seen[i]++;
+  cJSON_Delete(it);
+  return ++e->total == e->stop_at ? CP_EINTERNAL : 0;
+}
+
+/* list_each hands over each item as it arrives; the List comes back without them. A
+ * client whose max_body is far below a page still lists it: the cap is per item. */
+static void list_each_streams_items(void **state) {
+  (void)state;
+  cp_kube_client_t *small = NULL;
+  cp_kube_client_opts_t o = {.max_body = 2048};
+  assert_int_equal(cp_kube_client_new(cfg, &o, &small), 0);
+  each_seen_t e = {0};
+  char *cont = NULL;
+  int pages = 0;
+  cp_status_t st;
+  do {
+    cp_list_opts_t lo = {.label_selector = "batch=paging", .limit = 10, .continue_token = cont};
+    cJSON *list = NULL;
+    assert_int_equal(
+        cp_kube_list_each(small, &CP_GVR_CONFIGMAPS, ns, &lo, NULL, each_item, &e, &list, &st), 0);
+    pages++;
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "items")), 0);
+    const char *rv = cp_json_strv(list, "metadata", "resourceVersion", NULL);
+    assert_true(rv && *rv);
+    free(cont);
+    const char *c = cp_json_strv(list, "metadata", "continue", NULL);
+    cont = c && *c ? strdup(c) : NULL;
+    cJSON_Delete(list);
+  } while (cont && pages < 10);
+  assert_int_equal(pages, 3);
+  assert_int_equal(e.total, 25);
+  for (int i = 0; i < 25; i++)
+    assert_int_equal(e.seen[i], 1);
+
+  /* The callback's error ends the list and is returned. */
+  each_seen_t stop = {.stop_at = 3};
+  cJSON *list = (cJSON *)&o;
+  cp_list_opts_t lo = {.label_selector = "batch=paging"};
+  assert_int_equal(
+      cp_kube_list_each(kc, &CP_GVR_CONFIGMAPS, ns, &lo, NULL, each_item, &stop, &list, &st),
+      CP_EINTERNAL);
+  assert_int_equal(stop.total, 3);
+  assert_null(list);
+
+  /* An item bigger than max_body is refused, not truncated. */
+  cp_kube_client_t *tiny = NULL;
+  o.max_body = 64;
+  assert_int_equal(cp_kube_client_new(cfg, &o, &tiny), 0);
+  each_seen_t none = {0};
+  assert_int_equal(
+      cp_kube_list_each(tiny, &CP_GVR_CONFIGMAPS, ns, &lo, NULL, each_item, &none, &list, &st),
+      CP_ETOOBIG);
+  assert_int_equal(none.total, 0);
+  cp_kube_client_free(tiny);
+  cp_kube_client_free(small);
+}
+
 static void body_cap_is_enforced(void **state) {
   (void)state;
   cp_kube_client_t *small = NULL;
@@ -823,6 +894,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(configmap_crud),
       cmocka_unit_test(pagination_sees_every_object_once),
+      cmocka_unit_test(list_each_streams_items),
       cmocka_unit_test(body_cap_is_enforced),
       cmocka_unit_test(server_side_apply_conflict_and_force),
       cmocka_unit_test(status_subresource),
