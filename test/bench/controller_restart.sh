@@ -8,7 +8,8 @@
 # seconds until synced, RSS and peak RSS (VmHWM) after the first pass, and the writes of
 # the first pass and the 10 s after it (must be 0: nothing changed). Then the list floor:
 # kubectl listing the same kinds in the controller's pages, all at once. Same flags as
-# controller_scale.sh: CP_BENCH_WORKERS (16), CP_BENCH_QPS (500), CP_BENCH_RESYNC (600).
+# controller_scale.sh: CP_BENCH_WORKERS (16), CP_BENCH_QPS (500), CP_BENCH_RESYNC (600);
+# CP_BENCH_CTL_FLAGS adds flags (e.g. "--list-page-size 100").
 set -euo pipefail
 target=${1:?usage: controller_restart.sh NAMESPACE [RESTARTS]}
 restarts=${2:-3}
@@ -21,7 +22,10 @@ cleanup() { # the namespace is the caller's: only what this script started goes
   [ -n "${CP_KEEP_LOGS:-}" ] || rm -rf "$logdir"
 }
 limit=${CP_BENCH_TIMEOUT:-900}
-( sleep "$limit"; echo "controller_restart: giving up after ${limit}s" >&2; kill -TERM $$ ) &
+# The watchdog's sleep is its own child, killed with it: left behind it would hold the
+# caller's pipe open until it ended.
+( trap 'kill $sp 2>/dev/null; exit 0' TERM; sleep "$limit" & sp=$!; wait $sp
+  echo "controller_restart: giving up after ${limit}s" >&2; kill -TERM $$ ) &
 watchdog=$!
 trap 'kill $watchdog 2>/dev/null || true; cleanup' EXIT
 
@@ -46,7 +50,7 @@ say "namespace $ns: $n runtimes; $restarts restarts"
 for r in $(seq 1 "$restarts"); do
   t0=$(now)
   start_controller "controller$r" --workers "$workers" --kube-api-qps "$qps" \
-    --kube-api-burst "$((qps * 2))" --resync-period "$resync" --leader-election-id "restart-$suffix-$r"
+    --kube-api-burst "$((qps * 2))" --resync-period "$resync" --leader-election-id "restart-$suffix-$r" ${CP_BENCH_CTL_FLAGS:-}
   until readyz; do sleep 0.05; done
   synced=$(since "$t0")
   synced_cpu=$(cpu_s "$ctl_pid")

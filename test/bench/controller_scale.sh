@@ -45,7 +45,10 @@ E2E_NAME=bench
 . "$(dirname "$0")/../e2e/lib/controller.sh"
 floor_ns=$ns-floor
 limit=${CP_BENCH_TIMEOUT:-1800} # seconds; a 10,000-runtime run wants more
-( sleep "$limit"; echo "controller_scale: giving up after ${limit}s" >&2; kill -TERM $$ ) &
+# The watchdog's sleep is its own child, killed with it: left behind it would hold the
+# caller's pipe open until it ended.
+( trap 'kill $sp 2>/dev/null; exit 0' TERM; sleep "$limit" & sp=$!; wait $sp
+  echo "controller_scale: giving up after ${limit}s" >&2; kill -TERM $$ ) &
 watchdog=$!
 if [ "${CP_BENCH_KEEP:-0}" = 1 ]; then
   cleanup() {
