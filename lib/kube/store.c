@@ -2,6 +2,7 @@
  * lock, so an entry can be replaced while a reader still uses the old snapshot. */
 #include "kube/store.h"
 #include "core/error.h"
+#include "json/intern.h"
 #include "json/json.h"
 
 #include <limits.h>
@@ -64,16 +65,19 @@ static const char *put_str(char **p, const char *s) {
   return *p - n;
 }
 
-/* A compact snapshot of o's identity and text[0..len) deflated against dict. */
+/* A compact snapshot of o's identity and text[0..len) deflated against dict. Its name is the
+ * tail of its key and its namespace the shared copy (json/intern.h) where the pool has one:
+ * thousands of snapshots share a handful of namespaces. */
 static cp_obj_t *compact_text(const cp_obj_t *o, const char *text, size_t len,
                               const cp_pack_dict_t *dict) {
   if (len > UINT_MAX)
     return NULL;
   unsigned char *tmp = malloc(cp_pack_bound(len));
   size_t packed = tmp ? cp_pack(dict, text, len, tmp) : 0;
-  size_t n =
-      strlen(o->key) + strlen(o->namespace_) + strlen(o->name) + strlen(o->resource_version) + 4;
-  cp_obj_t *c = packed ? malloc(sizeof *c + n + packed) : NULL;
+  const char *ns = *o->namespace_ ? cp_json_intern(o->namespace_) : "";
+  size_t keylen = strlen(o->key), namelen = strlen(o->name);
+  size_t n = keylen + 1 + (ns ? 0 : strlen(o->namespace_) + 1) + strlen(o->resource_version) + 1;
+  cp_obj_t *c = packed && namelen <= keylen ? malloc(sizeof *c + n + packed) : NULL;
   if (!c) {
     free(tmp);
     return NULL;
@@ -82,8 +86,8 @@ static cp_obj_t *compact_text(const cp_obj_t *o, const char *text, size_t len,
   c->json = NULL;
   char *p = c->key;
   put_str(&p, o->key);
-  c->namespace_ = put_str(&p, o->namespace_);
-  c->name = put_str(&p, o->name);
+  c->name = c->key + keylen - namelen; /* "namespace/name" or "name" */
+  c->namespace_ = ns ? ns : put_str(&p, o->namespace_);
   c->resource_version = put_str(&p, o->resource_version);
   memcpy(p, tmp, packed);
   free(tmp);

@@ -26,8 +26,9 @@ typedef struct cp_obj_s {
                                     allocation, after key), else NULL */
   unsigned packed_len, text_len; /* bytes of packed, and of the JSON text it inflates to */
   const cp_pack_dict_t *dict;    /* what packed was deflated against (borrowed; may be NULL) */
-  const char *namespace_;        /* borrowed from json (or key); "" for cluster-scoped */
-  const char *name;              /* borrowed from json (or key) */
+  const char *namespace_;        /* borrowed from json (or, compact: shared or after key); ""
+                                    for cluster-scoped */
+  const char *name;              /* borrowed from json (or, compact: the tail of key) */
   const char *resource_version;  /* borrowed from json (or key); "" if absent */
   char key[];                    /* "namespace/name" or "name" (a compact one: then the rest) */
 } cp_obj_t;

@@ -114,6 +114,18 @@ static void compact_store_reads_like_a_plain_one(void **state) {
   assert_string_equal(c->namespace_, "ns");
   assert_string_equal(c->name, "a");
   assert_string_equal(c->resource_version, "7");
+  /* compact snapshots of one namespace share its name; a cluster-scoped one has "" */
+  cp_obj_t *b = obj("ns", "b", "9"), *cb = cp_obj_compact(b, NULL);
+  cp_obj_t *k = obj(NULL, "node", "3"), *ck = cp_obj_compact(k, NULL);
+  assert_ptr_equal(cb->namespace_, c->namespace_);
+  assert_string_equal(cb->name, "b");
+  assert_string_equal(ck->namespace_, "");
+  assert_string_equal(ck->name, "node");
+  assert_string_equal(ck->key, "node");
+  cp_obj_unref(b);
+  cp_obj_unref(cb);
+  cp_obj_unref(k);
+  cp_obj_unref(ck);
   cp_obj_t *e = cp_obj_expand(c);
   assert_true(cJSON_Compare(e->json, want, 1));
   cp_obj_unref(e);
