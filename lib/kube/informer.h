@@ -1,12 +1,13 @@
 /* An informer keeps a local cache of one kind in step with the API server and tells a
  * controller what changed.
  *
- * It LISTs in pages (limit + continue, a consistent read: with resourceVersion=0 the
- * server's watch cache would ignore the limit and send one body for everything; an expired
- * continue token starts the list over) and then WATCHes from the list's resourceVersion with
- * bookmarks, resuming after dropped streams and relisting when the server answers 410 Gone.
- * A relist is diffed against the cache page by page so handlers see only real changes,
- * deletions that happened while the watch was down included.
+ * It LISTs in pages (limit + continue, a consistent read, which the API server serves from
+ * its watch cache; an expired continue token starts the list over) whose items stream into
+ * the cache one at a time as they arrive (cp_kube_list_each): memory holds one item's text,
+ * never a page's tree. Then it WATCHes from the list's resourceVersion with bookmarks,
+ * resuming after dropped streams and relisting when the server answers 410 Gone. A relist
+ * is diffed against the cache item by item so handlers see only real changes, deletions
+ * that happened while the watch was down included.
  *
  * Every object loses metadata.managedFields and the kubectl last-applied annotation on its
  * way in (cp_informer_strip), then the owner's projection, if any, trims it to what the
@@ -61,7 +62,8 @@ typedef struct cp_informer_opts_s {
    * Handlers and the store see only the trimmed object. Runs on the informer's thread. */
   void (*project)(cJSON *obj, void *ud);
   void *project_ud;
-  long page_size; /* LIST page size; 0: CP_INFORMER_PAGE_SIZE */
+  long page_size; /* LIST page size (items stream in: it bounds round trips, not memory); 0:
+                     CP_INFORMER_PAGE_SIZE */
   /* Nonzero: the cache keeps each object as JSON text (cp_store_set_compact), about a fifth
    * of the memory of its tree, and parses it for each cp_store_get: for large caches read
    * by key a few times per change. Handlers still get trees. */
