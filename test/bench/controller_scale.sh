@@ -30,7 +30,8 @@
 # kubectl processes at once (one kubectl applies about 5 a second). At 10,000 runtimes a 30 s resync asks for 333 reconciles a
 # second, more than 2 cores give beside the API server: the queue stays full and new runtimes
 # wait behind resyncs, so use about 600 there (the controller's default). The bench gives up
-# after CP_BENCH_TIMEOUT seconds (1800). CP_BENCH_KEEP=1 keeps the runtimes' namespace (and
+# after CP_BENCH_TIMEOUT seconds (1800). CP_BENCH_FLOOR_ONLY=NAMESPACE runs only the floor,
+# from the runtimes a kept run left there. CP_BENCH_KEEP=1 keeps the runtimes' namespace (and
 # their RuntimeProfile) for test/bench/controller_restart.sh; delete it when done.
 set -euo pipefail
 n=${1:-100}
@@ -110,6 +111,47 @@ writes() { # the controller's own count of its reconcilers' writes (not the Leas
   curl -fsS "http://127.0.0.1:$ctl_port/metrics" |
     awk '$0 !~ /^#/ && $1 ~ /^clawplane_controller_reconcile_requests_total/ && $1 !~ /method="GET"/ {s += $2} END {printf "%d\n", s}'
 }
+
+# run_floor <namespace with the runtimes' children>: the floor, in $floor_ns; sets floor,
+# nobj, created and floor_counts.
+run_floor() {
+  local src_ns=$1
+  say "floor: the same children created directly by $floor_par clients in $floor_ns"
+  kubectl create ns "$floor_ns" >/dev/null
+  kubectl label ns "$floor_ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
+  fdir=$(mktemp -d "$logdir/floor.XXXX")
+  # One runtime's children in the controller's order (the Pod last); a template of the
+  # objects as the controller made them, without what the cluster added.
+  kubectl -n "$src_ns" get secret,pvc,networkpolicy,configmap,service,pod -l app.kubernetes.io/managed-by=clawplane -o json |
+    jq -c --arg ns "$floor_ns" '
+      def order: {"Secret":0,"PersistentVolumeClaim":1,"NetworkPolicy":2,"ConfigMap":3,"Service":4,"Pod":5}[.kind];
+      .items | sort_by(.metadata.labels["app.kubernetes.io/instance"], order) | .[]
+      | .metadata = {name: .metadata.name, namespace: $ns, labels: .metadata.labels,
+          annotations: ((.metadata.annotations // {}) | with_entries(select(.key | test("kubernetes.io/") | not)))}
+      | del(.status, .spec.nodeName, .spec.clusterIP, .spec.clusterIPs, .spec.volumeName)' \
+    >"$fdir/all.jsonl"
+  nobj=$(wc -l <"$fdir/all.jsonl")
+  nobj_pods=$(grep -c '"kind":"Pod"' "$fdir/all.jsonl" || true)
+  # Split by lines into floor_par files whole runtimes at a time (6 objects each, in order).
+  split -n "l/$floor_par" -d -a 3 "$fdir/all.jsonl" "$fdir/part."
+  af0=$(api_counts)
+  t3=$(now)
+  ls "$fdir"/part.* | xargs -P "$floor_par" -I{} kubectl create -f {} -o name >/dev/null
+  created=$(since "$t3")
+  polls=0
+  wait_ready "$floor_ns" pod "$nobj_pods"
+  floor=$(since "$t3")
+  floor_counts=$(api_delta "$af0" "$(api_counts)")
+}
+
+# CP_BENCH_FLOOR_ONLY=NAMESPACE: only the floor, from the children of runtimes a kept run
+# left in NAMESPACE (their count is N), for a floor measured apart from a long convergence.
+if [ -n "${CP_BENCH_FLOOR_ONLY:-}" ]; then
+  run_floor "$CP_BENCH_FLOOR_ONLY"
+  printf 'result: floor_seconds=%s floor_objects=%d floor_created_seconds=%s floor_clients=%d\n' "$floor" "$nobj" "$created" "$floor_par"
+  printf 'result: apiserver requests by verb for the floor: %s\n' "$(by_verb <<<"$floor_counts")"
+  exit 0
+fi
 
 setup_namespace
 apply_profile "$profile"
@@ -203,33 +245,7 @@ for p in "${listers[@]}"; do wait "$p" || fail "kubectl could not list"; done
 list_floor=$(since "$t4")
 
 floor=skipped nobj=0 created=- floor_counts=""
-if [ "$with_floor" != 0 ]; then
-  say "floor: the same children created directly by $floor_par clients in $floor_ns"
-  kubectl create ns "$floor_ns" >/dev/null
-  kubectl label ns "$floor_ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
-  fdir=$(mktemp -d "$logdir/floor.XXXX")
-  # One runtime's children in the controller's order (the Pod last); a template of the
-  # objects as the controller made them, without what the cluster added.
-  kubectl -n "$ns" get secret,pvc,networkpolicy,configmap,service,pod -l app.kubernetes.io/managed-by=clawplane -o json |
-    jq -c --arg ns "$floor_ns" '
-      def order: {"Secret":0,"PersistentVolumeClaim":1,"NetworkPolicy":2,"ConfigMap":3,"Service":4,"Pod":5}[.kind];
-      .items | sort_by(.metadata.labels["app.kubernetes.io/instance"], order) | .[]
-      | .metadata = {name: .metadata.name, namespace: $ns, labels: .metadata.labels,
-          annotations: ((.metadata.annotations // {}) | with_entries(select(.key | test("kubernetes.io/") | not)))}
-      | del(.status, .spec.nodeName, .spec.clusterIP, .spec.clusterIPs, .spec.volumeName)' \
-    >"$fdir/all.jsonl"
-  nobj=$(wc -l <"$fdir/all.jsonl")
-  # Split by lines into floor_par files whole runtimes at a time (6 objects each, in order).
-  split -n "l/$floor_par" -d -a 3 "$fdir/all.jsonl" "$fdir/part."
-  af0=$(api_counts)
-  t3=$(now)
-  ls "$fdir"/part.* | xargs -P "$floor_par" -I{} kubectl create -f {} -o name >/dev/null
-  created=$(since "$t3")
-  polls=0
-  wait_ready "$floor_ns" pod "$n"
-  floor=$(since "$t3")
-  floor_counts=$(api_delta "$af0" "$(api_counts)")
-fi
+[ "$with_floor" != 0 ] && run_floor "$ns"
 
 printf '\n'
 printf 'result: runtimes=%d workers=%d qps=%s convergence_seconds=%s floor_seconds=%s ratio=%s floor_objects=%d floor_created_seconds=%s floor_clients=%d\n' \
