@@ -15,6 +15,11 @@
 
 #define CP_PACK_WINDOW_BITS 14
 
+/* zlib level 3: a Pod's 7.8 KB against its dictionary packs in about half the time of the
+ * default level 6 (the cache's ingest CPU when a controller restarts on 10,000 runtimes)
+ * into 649 bytes instead of 608. */
+#define CP_PACK_LEVEL 3
+
 struct cp_pack_dict_s {
   size_t len;
   unsigned char text[];
@@ -80,9 +85,9 @@ size_t cp_pack(const cp_pack_dict_t *d, const char *text, size_t len, unsigned c
   if (!s)
     return 0;
   if (!s->has_def) {
-    /* Raw deflate (negative window bits), default level, a smaller hash (memory level 6
+    /* Raw deflate (negative window bits), CP_PACK_LEVEL, a smaller hash (memory level 6
      * of 9): the texts are short. */
-    if (deflateInit2(&s->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -CP_PACK_WINDOW_BITS, 6,
+    if (deflateInit2(&s->def, CP_PACK_LEVEL, Z_DEFLATED, -CP_PACK_WINDOW_BITS, 6,
                      Z_DEFAULT_STRATEGY) != Z_OK)
       return 0;
     s->has_def = 1;
