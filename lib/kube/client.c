@@ -559,6 +559,8 @@ typedef struct call_s {
   cp__kube_sink_fn sink; /* NULL: 2xx bodies go to the buffer too */
   void *sink_ud;
   atomic_bool *stop;
+  int timed; /* a streamed body that ends (a LIST): counted with its duration at the end,
+                not when it starts as a watch is */
 } call_t;
 
 typedef struct xfer_s {
@@ -592,7 +594,8 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200 && code < 300) {
       x->up = 1;
-      count_request(x->c, x->call->method, code, -1);
+      if (!x->call->timed)
+        count_request(x->c, x->call->method, code, -1);
       (void)x->call->sink(x->call->sink_ud, NULL, 0); /* headers are in: a stream is up */
     }
   }
@@ -720,8 +723,8 @@ static int perform(cp_kube_client_t *c, const call_t *k, cp_buf_t *resp, cp_stat
     CURLcode rc = curl_easy_perform(h);
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    if (!x.up) /* a watch that started was counted then */
-      count_request(c, k->method, code, k->sink ? -1 : now_s() - t0);
+    if (!x.up || k->timed) /* a watch that started was counted then */
+      count_request(c, k->method, code, k->sink && !k->timed ? -1 : now_s() - t0);
     if (x.err) {
       r = x.err;
       char msg[128];
@@ -771,8 +774,8 @@ static int request(cp_kube_client_t *c, const char *method, const char *path, co
     status_msg(st, 0, "invalid request arguments");
     return CP_EINVAL;
   }
-  call_t k = {method, path, query, content_type, body, c->timeout_ms, (curl_off_t)c->max_body,
-              NULL,   NULL, NULL};
+  call_t k = {method, path, query, content_type, body, c->timeout_ms, (curl_off_t)c->max_body, NULL,
+              NULL,   NULL, 0};
   cp_buf_t resp;
   cp_buf_init(&resp, c->max_body);
   int r = perform(c, &k, &resp, st);
@@ -797,18 +800,23 @@ int cp_kube_request(cp_kube_client_t *c, const char *method, const char *path, c
   return request(c, method, path, query, content_type, body, out, NULL, st);
 }
 
-int cp__kube_stream(cp_kube_client_t *c, const char *path, const char *query, long timeout_ms,
-                    atomic_bool *stop, cp__kube_sink_fn sink, void *ud, cp_status_t *st) {
+static int stream(cp_kube_client_t *c, const char *path, const char *query, long timeout_ms,
+                  atomic_bool *stop, cp__kube_sink_fn sink, void *ud, int timed, cp_status_t *st) {
   if (!c || !path || *path != '/' || !sink) {
     status_msg(st, 0, "invalid request arguments");
     return CP_EINVAL;
   }
-  call_t k = {"GET", path, query, NULL, NULL, timeout_ms, 0, sink, ud, stop};
+  call_t k = {"GET", path, query, NULL, NULL, timeout_ms, 0, sink, ud, stop, timed};
   cp_buf_t resp; /* error bodies only */
   cp_buf_init(&resp, c->max_body);
   int r = perform(c, &k, &resp, st);
   cp_buf_free(&resp);
   return r;
+}
+
+int cp__kube_stream(cp_kube_client_t *c, const char *path, const char *query, long timeout_ms,
+                    atomic_bool *stop, cp__kube_sink_fn sink, void *ud, cp_status_t *st) {
+  return stream(c, path, query, timeout_ms, stop, sink, ud, 0, st);
 }
 
 /* ---- typed helpers ---- */
@@ -938,7 +946,7 @@ int cp_kube_list_each(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
   if (!r)
     r = list_query(opts ? opts : &none, &q, st);
   if (!r)
-    r = cp__kube_stream(c, path.data, q.data, c->timeout_ms, stop, each_sink, &e, st);
+    r = stream(c, path.data, q.data, c->timeout_ms, stop, each_sink, &e, 1, st);
   if (!r && (r = cp_list_split_end(&e.split, list)) != 0)
     status_msg(st, 200, "the list's body is not a JSON List");
   cp_list_split_free(&e.split);
