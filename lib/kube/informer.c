@@ -149,13 +149,11 @@ static int take_item(const char *text, size_t len, void *ud) {
   if (admit(l->inf, item, &o) != 0)
     return 0; /* no name: not an object we can key */
   int rc = cp_map_put(&l->seen->keys, o->key, NULL, NULL);
-  if (rc == 0 && cp_store_has_version(&l->inf->store, o->key, o->resource_version))
+  if (rc != 0 || cp_store_has_version(&l->inf->store, o->key, o->resource_version)) {
     cp_obj_unref(o);
-  else if (rc == 0)
-    rc = put_and_notify(l->inf, o);
-  else
-    cp_obj_unref(o);
-  return rc;
+    return rc;
+  }
+  return put_and_notify(l->inf, o);
 }
 
 /* Whatever the cache has that the list did not: deleted while we were not watching. */

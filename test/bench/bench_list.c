@@ -23,11 +23,12 @@ typedef struct run_s {
 static int one_item(const char *text, size_t len, void *ud) {
   run_t *r = ud;
   cJSON *j = cJSON_ParseWithLength(text, len);
+  int ok = j != NULL;
   cJSON_Delete(j);
   r->items++;
   if (len > r->biggest)
     r->biggest = len;
-  return j ? 0 : 1;
+  return ok ? 0 : 1;
 }
 
 /* Lists everything; returns seconds, or -1 on failure. */

@@ -185,6 +185,23 @@ static void configmap_crud(void **state) {
 
 /* ---- paging ---- */
 
+/* Counts a ConfigMap "page-NN" of the paging batch in seen[NN]. */
+static void see_page_item(const cJSON *it, int seen[25]) {
+  int i = -1;
+  assert_int_equal(sscanf(cp_json_strv(it, "metadata", "name", NULL), "page-%d", &i), 1);
+  assert_true(i >= 0 && i < 25);
+  seen[i]++;
+}
+
+/* The continue token of list (deleted) in place of cont (freed); NULL after the last page. */
+static char *next_page(cJSON *list, char *cont) {
+  free(cont);
+  const char *c = cp_json_strv(list, "metadata", "continue", NULL);
+  char *next = c && *c ? strdup(c) : NULL;
+  cJSON_Delete(list);
+  return next;
+}
+
 static void pagination_sees_every_object_once(void **state) {
   (void)state;
   char name[32];
@@ -202,16 +219,10 @@ static void pagination_sees_every_object_once(void **state) {
     pages++;
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
-      int i = -1;
-      assert_int_equal(sscanf(cp_json_strv(it, "metadata", "name", NULL), "page-%d", &i), 1);
-      assert_true(i >= 0 && i < 25);
-      seen[i]++;
+      see_page_item(it, seen);
       total++;
     }
-    free(cont);
-    const char *c = cp_json_strv(list, "metadata", "continue", NULL);
-    cont = c && *c ? strdup(c) : NULL;
-    cJSON_Delete(list);
+    cont = next_page(list, cont);
   } while (cont && pages < 10);
   assert_int_equal(pages, 3);
   assert_int_equal(total, 25);
@@ -246,10 +257,7 @@ static int each_item(const char *text, size_t len, void *ud) {
   each_seen_t *e = ud;
   cJSON *it = cJSON_ParseWithLength(text, len);
   assert_non_null(it);
-  int i = -1;
-  assert_int_equal(sscanf(cp_json_strv(it, "metadata", "name", NULL), "page-%d", &i), 1);
-  assert_true(i >= 0 && i < 25);
-  e->seen[i]++;
+  see_page_item(it, e->seen);
   cJSON_Delete(it);
   return ++e->total == e->stop_at ? CP_EINTERNAL : 0;
 }
@@ -274,10 +282,7 @@ static void list_each_streams_items(void **state) {
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "items")), 0);
     const char *rv = cp_json_strv(list, "metadata", "resourceVersion", NULL);
     assert_true(rv && *rv);
-    free(cont);
-    const char *c = cp_json_strv(list, "metadata", "continue", NULL);
-    cont = c && *c ? strdup(c) : NULL;
-    cJSON_Delete(list);
+    cont = next_page(list, cont);
   } while (cont && pages < 10);
   assert_int_equal(pages, 3);
   assert_int_equal(e.total, 25);
