@@ -15,48 +15,26 @@ target=${1:?usage: controller_restart.sh NAMESPACE [RESTARTS]}
 restarts=${2:-3}
 E2E_NAME=restart
 . "$(dirname "$0")/../e2e/lib/controller.sh"
+. "$(dirname "$0")/lib/controller_bench.sh"
 ns=$target
 cleanup() { # the namespace is the caller's: only what this script started goes
-  local p
-  for p in "${ctl_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  kill_controllers
   [ -n "${CP_KEEP_LOGS:-}" ] || rm -rf "$logdir"
 }
-limit=${CP_BENCH_TIMEOUT:-900}
-# The watchdog's sleep is its own child, killed with it: left behind it would hold the
-# caller's pipe open until it ended.
-( trap 'kill $sp 2>/dev/null; exit 0' TERM; sleep "$limit" & sp=$!; wait $sp
-  echo "controller_restart: giving up after ${limit}s" >&2; kill -TERM $$ ) &
-watchdog=$!
+start_watchdog controller_restart "${CP_BENCH_TIMEOUT:-900}"
 trap 'kill $watchdog 2>/dev/null || true; cleanup' EXIT
 
 workers=${CP_BENCH_WORKERS:-16}
 qps=${CP_BENCH_QPS:-500}
 resync=${CP_BENCH_RESYNC:-600}
 page=${CP_BENCH_PAGE:-500}
-clk=$(getconf CLK_TCK)
-rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
-cpu_s() { sed 's/.*) //' "/proc/$1/stat" | awk -v t="$clk" '{printf "%.2f", ($12 + $13) / t}'; }
-now() { date +%s.%N; }
-since() { echo "$(now) - $1" | bc; }
-readyz() { curl -fsS -o /dev/null "http://127.0.0.1:$ctl_port/readyz" 2>/dev/null; }
-writes() {
-  curl -fsS "http://127.0.0.1:$ctl_port/metrics" |
-    awk '$0 !~ /^#/ && $1 ~ /^clawplane_controller_reconcile_requests_total/ && $1 !~ /method="GET"/ {s += $2} END {printf "%d\n", s}'
-}
 
 n=$(kubectl -n "$ns" get ur --no-headers 2>/dev/null | wc -l)
 [ "$n" -gt 0 ] || fail "no UserRuntime in namespace $ns"
 say "namespace $ns: $n runtimes; $restarts restarts"
 for r in $(seq 1 "$restarts"); do
-  t0=$(now)
-  start_controller "controller$r" --workers "$workers" --kube-api-qps "$qps" \
+  timed_start "controller$r" "$n" --workers "$workers" --kube-api-qps "$qps" \
     --kube-api-burst "$((qps * 2))" --resync-period "$resync" --leader-election-id "restart-$suffix-$r" ${CP_BENCH_CTL_FLAGS:-}
-  until readyz; do sleep 0.05; done
-  synced=$(since "$t0")
-  synced_cpu=$(cpu_s "$ctl_pid")
-  until [ "$(metric '^controller_runtime_reconcile_total')" -ge "$n" ] &&
-    [ "$(metric '^workqueue_depth')" = 0 ]; do sleep 0.05; done
-  first_pass=$(since "$t0")
   sleep 10
   printf 'result: restart=%d runtimes=%d synced_seconds=%s cpu_seconds_to_synced=%s first_pass_seconds=%s rss_kb=%d peak_rss_kb=%d writes=%d\n' \
     "$r" "$n" "$synced" "$synced_cpu" "$first_pass" "$(rss_kb "$ctl_pid" VmRSS)" "$(rss_kb "$ctl_pid" VmHWM)" "$(writes)"
@@ -64,13 +42,5 @@ for r in $(seq 1 "$restarts"); do
   wait "$ctl_pid" 2>/dev/null || true
 done
 
-t1=$(now)
-listers=()
-for kind in userruntimes pods services networkpolicies persistentvolumeclaims secrets configmaps; do
-  sel=(-l app.kubernetes.io/managed-by=clawplane)
-  [ "$kind" = userruntimes ] && sel=()
-  kubectl -n "$ns" get "$kind" "${sel[@]}" --chunk-size="$page" -o name >/dev/null &
-  listers+=($!)
-done
-for p in "${listers[@]}"; do wait "$p" || fail "kubectl could not list"; done
-printf 'result: list_floor_seconds=%s (kubectl, pages of %d, every kind at once)\n' "$(since "$t1")" "$page"
+floor_s=$(list_floor "$ns" "$page")
+printf 'result: list_floor_seconds=%s (kubectl, pages of %d, every kind at once)\n' "$floor_s" "$page"

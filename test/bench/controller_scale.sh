@@ -17,8 +17,8 @@
 #   - restart: seconds from exec to synced caches (/readyz) and to the first pass done
 #     (every runtime reconciled, queue empty), the controller's CPU seconds until synced,
 #     and the writes of that first pass: must be 0; beside it the list floor: seconds for
-#     kubectl to list the same kinds in the same pages, all kinds at once, as the controller
-#     does;
+#     kubectl to list the same kinds in the same pages (CP_BENCH_PAGE, 500, the
+#     controller's default), all kinds at once, as the controller does;
 #   - the floor: the same children (Secret, PVC, NetworkPolicy, ConfigMap, Service, Pod per
 #     runtime) created directly by CP_BENCH_FLOOR_CONCURRENCY (32) parallel clients in a
 #     second namespace on the same cluster right after, timed until every pod is Ready,
@@ -42,31 +42,19 @@ qps=${CP_BENCH_QPS:-500}
 floor_par=${CP_BENCH_FLOOR_CONCURRENCY:-32}
 with_floor=${CP_BENCH_FLOOR:-1}
 create_par=${CP_BENCH_CREATE_CONCURRENCY:-8}
+page=${CP_BENCH_PAGE:-500} # the controller's --list-page-size, for the list floor
 E2E_NAME=bench
 . "$(dirname "$0")/../e2e/lib/controller.sh"
+. "$(dirname "$0")/lib/controller_bench.sh"
 floor_ns=$ns-floor
-limit=${CP_BENCH_TIMEOUT:-1800} # seconds; a 10,000-runtime run wants more
-# The watchdog's sleep is its own child, killed with it: left behind it would hold the
-# caller's pipe open until it ended.
-( trap 'kill $sp 2>/dev/null; exit 0' TERM; sleep "$limit" & sp=$!; wait $sp
-  echo "controller_scale: giving up after ${limit}s" >&2; kill -TERM $$ ) &
-watchdog=$!
+start_watchdog controller_scale "${CP_BENCH_TIMEOUT:-1800}" # a 10,000-runtime run wants more
 if [ "${CP_BENCH_KEEP:-0}" = 1 ]; then
   cleanup() {
-    local p
-    for p in "${ctl_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    kill_controllers
     echo "controller_scale: kept namespace $ns (delete it with: kubectl delete ns $ns; kubectl delete runtimeprofile $profile)"
   }
 fi
 trap 'kill $watchdog 2>/dev/null || true; kubectl delete ns "$floor_ns" --wait=false >/dev/null 2>&1 || true; cleanup' EXIT
-
-clk=$(getconf CLK_TCK)
-rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
-cpu_s() { # user + system CPU seconds of pid (fields 14 and 15 of /proc/<pid>/stat)
-  sed 's/.*) //' "/proc/$1/stat" | awk -v t="$clk" '{printf "%.2f", ($12 + $13) / t}'
-}
-now() { date +%s.%N; }
-since() { echo "$(now) - $1" | bc; }
 
 # apiserver_request_total for the resources the controller touches, as "VERB resource[/sub]
 # count" lines (the bench's own kubectl polls on userruntimes are counted separately).
@@ -105,11 +93,6 @@ wait_ready() { # wait_ready <namespace> <resource> <count>: a LIST every poll_ev
     polls=$((polls + 1))
     sleep "$poll_every"
   done
-}
-readyz() { curl -fsS -o /dev/null "http://127.0.0.1:$ctl_port/readyz" 2>/dev/null; }
-writes() { # the controller's own count of its reconcilers' writes (not the Lease's)
-  curl -fsS "http://127.0.0.1:$ctl_port/metrics" |
-    awk '$0 !~ /^#/ && $1 ~ /^clawplane_controller_reconcile_requests_total/ && $1 !~ /method="GET"/ {s += $2} END {printf "%d\n", s}'
 }
 
 # run_floor <namespace with the runtimes' children>: the floor, in $floor_ns; sets floor,
@@ -218,14 +201,7 @@ say "restart"
 kill "$ctl_pid"
 wait "$ctl_pid" 2>/dev/null || true
 a4=$(api_counts)
-t2=$(now)
-start_controller controller2 "${ctl_flags[@]}"
-until readyz; do sleep 0.05; done
-synced=$(since "$t2")
-synced_cpu=$(cpu_s "$ctl_pid")
-until [ "$(metric '^controller_runtime_reconcile_total')" -ge "$n" ] &&
-  [ "$(metric '^workqueue_depth')" = 0 ]; do sleep 0.05; done
-first_pass=$(since "$t2")
+timed_start controller2 "$n" "${ctl_flags[@]}"
 sleep 20
 restart_writes=$(writes)
 restart_api_writes=$(api_delta "$a4" "$(api_counts)" | api_writes)
@@ -233,17 +209,7 @@ restart_peak=$(rss_kb "$ctl_pid" VmHWM)
 restart_rss=$(rss_kb "$ctl_pid" VmRSS)
 kill "$ctl_pid"
 wait "$ctl_pid" 2>/dev/null || true
-# The list floor: the same LISTs in pages of 100 by kubectl, every kind at once.
-t4=$(now)
-listers=()
-for kind in userruntimes pods services networkpolicies persistentvolumeclaims secrets configmaps; do
-  sel=(-l app.kubernetes.io/managed-by=clawplane)
-  [ "$kind" = userruntimes ] && sel=()
-  kubectl -n "$ns" get "$kind" "${sel[@]}" --chunk-size=100 -o name >/dev/null &
-  listers+=($!)
-done
-for p in "${listers[@]}"; do wait "$p" || fail "kubectl could not list"; done
-list_floor=$(since "$t4")
+list_floor=$(list_floor "$ns" "$page")
 
 floor=skipped nobj=0 created=- floor_counts=""
 [ "$with_floor" != 0 ] && run_floor "$ns"
