@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "json/intern.h"
 #include "json/json.h"
+#include "kube/rv.h"
 #include "kube/watch.h"
 
 #include <malloc.h>
@@ -30,6 +31,10 @@ struct cp_informer_s {
   atomic_bool stop;
   atomic_int synced;
   atomic_ulong lists;
+  /* The newest resourceVersion the cache reflects (kube/rv.h), for cp_informer_wait_rv. */
+  pthread_mutex_t rv_lock;
+  pthread_cond_t rv_cond; /* broadcast when seen_rv grows; on CLOCK_MONOTONIC */
+  uint64_t seen_rv;       /* guarded by rv_lock */
 };
 
 static char *dup_or_null(const char *s) {
@@ -47,6 +52,12 @@ int cp_informer_new(const cp_kubeconfig_t *cfg, const cp_kube_client_opts_t *cop
     free(inf);
     return rc;
   }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&inf->rv_lock, NULL);
+  pthread_cond_init(&inf->rv_cond, &ca);
+  pthread_condattr_destroy(&ca);
   inf->group = strdup(opts->gvr.group);
   inf->version = strdup(opts->gvr.version);
   inf->resource = strdup(opts->gvr.resource);
@@ -97,6 +108,19 @@ static int admit(cp_informer_t *inf, cJSON *json, cp_obj_t **out) {
   if (!inf->compact)
     cp_json_intern_keys(json); /* a compact cache keeps text: nothing to share */
   return cp_obj_new(json, out);
+}
+
+/* The cache now reflects version v (it holds everything up to it; 0: not comparable, no
+ * news): wake whoever waits for it. */
+static void advance(cp_informer_t *inf, uint64_t v) {
+  if (v == 0)
+    return;
+  pthread_mutex_lock(&inf->rv_lock);
+  if (v > inf->seen_rv) {
+    inf->seen_rv = v;
+    pthread_cond_broadcast(&inf->rv_cond);
+  }
+  pthread_mutex_unlock(&inf->rv_lock);
 }
 
 /* Puts o (taken) in the store and tells the handlers what it replaced, if anything. */
@@ -229,6 +253,9 @@ static int relist(cp_informer_t *inf, char *rv_out, cp_status_t *st) {
   drop_gone(inf, &seen);
   cp_map_free(&seen.keys, NULL);
   malloc_trim(0); /* the items parsed on the way are gone: give their memory back */
+  uint64_t v = 0;
+  cp_kube_rv_parse(rv_out, &v);
+  advance(inf, v);
   atomic_store(&inf->synced, 1);
   if (inf->h.on_conn)
     inf->h.on_conn(CP_INFORMER_LISTED, inf->resource, lists, 0, NULL, inf->h.ud);
@@ -239,19 +266,29 @@ static int relist(cp_informer_t *inf, char *rv_out, cp_status_t *st) {
 
 static int on_event(cp_watch_event_t *ev, void *ud) {
   cp_informer_t *inf = ud;
-  if (ev->type == CP_WATCH_BOOKMARK || ev->type == CP_WATCH_ERROR)
-    return 0; /* the decoder records bookmarks and turns 410 errors into CP_EGONE */
-  cp_obj_t *o = NULL;
-  if (admit(inf, cp_watch_event_take(ev), &o) != 0)
+  if (ev->type == CP_WATCH_ERROR)
+    return 0;     /* the decoder turns 410 errors into CP_EGONE */
+  uint64_t v = 0; /* read now: the version's text lives in the object, freed below */
+  cp_kube_rv_parse(ev->resource_version, &v);
+  if (ev->type == CP_WATCH_BOOKMARK) {
+    advance(inf, v); /* every event up to it has been delivered */
     return 0;
-  if (ev->type == CP_WATCH_DELETED) {
+  }
+  cp_obj_t *o = NULL;
+  int rc = 0;
+  if (admit(inf, cp_watch_event_take(ev), &o) != 0) {
+    /* no name: not an object we can key; the cache has still seen the version */
+  } else if (ev->type == CP_WATCH_DELETED) {
     cp_obj_unref(cp_store_del(&inf->store, o->key));
     if (inf->h.on_delete)
       inf->h.on_delete(o, inf->h.ud);
     cp_obj_unref(o);
-    return 0;
+  } else {
+    rc = put_and_notify(inf, o);
   }
-  return put_and_notify(inf, o);
+  if (rc == 0)
+    advance(inf, v);
+  return rc;
 }
 
 static void on_stream(bool up, int rc, const cp_status_t *st, void *ud) {
@@ -318,6 +355,34 @@ unsigned long cp_informer_lists(cp_informer_t *inf) {
   return atomic_load(&inf->lists);
 }
 
+uint64_t cp_informer_seen_rv(cp_informer_t *inf) {
+  pthread_mutex_lock(&inf->rv_lock);
+  uint64_t v = inf->seen_rv;
+  pthread_mutex_unlock(&inf->rv_lock);
+  return v;
+}
+
+int cp_informer_wait_rv(cp_informer_t *inf, const char *rv, long timeout_ms) {
+  uint64_t want;
+  if (cp_kube_rv_parse(rv, &want) != 0)
+    return CP_EINVAL;
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += timeout_ms / 1000;
+  until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  int rc = 0;
+  pthread_mutex_lock(&inf->rv_lock);
+  while (inf->seen_rv < want && rc == 0)
+    rc = pthread_cond_timedwait(&inf->rv_cond, &inf->rv_lock, &until);
+  int caught_up = inf->seen_rv >= want;
+  pthread_mutex_unlock(&inf->rv_lock);
+  return caught_up ? 0 : CP_ETIMEOUT;
+}
+
 void cp_informer_request_stop(cp_informer_t *inf) {
   if (inf)
     atomic_store(&inf->stop, 1);
@@ -343,5 +408,7 @@ void cp_informer_free(cp_informer_t *inf) {
   free(inf->ns);
   free(inf->labels);
   free(inf->fields);
+  pthread_cond_destroy(&inf->rv_cond);
+  pthread_mutex_destroy(&inf->rv_lock);
   free(inf);
 }

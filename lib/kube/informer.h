@@ -28,6 +28,8 @@
 #include "kube/config.h"
 #include "kube/store.h"
 
+#include <stdint.h>
+
 typedef struct cp_informer_s cp_informer_t;
 
 /* What happened to an informer's connection (cp_informer_handlers_t.on_conn). */
@@ -95,6 +97,18 @@ cp_store_t *cp_informer_store(cp_informer_t *inf);
 
 /* Number of LISTs done so far (1 after the initial sync; more after 410s). */
 unsigned long cp_informer_lists(cp_informer_t *inf);
+
+/* The newest resourceVersion the cache is known to reflect, as a number (kube/rv.h): the
+ * list's once it is in, then each watch event's and bookmark's once handled. 0 before the
+ * first list, or while the server's versions are not comparable. Any thread. */
+uint64_t cp_informer_seen_rv(cp_informer_t *inf);
+
+/* Read your writes: waits until the cache reflects rv (typically the resourceVersion a
+ * write answered with), so the store then shows that write or something later, deletions
+ * included. Returns 0; CP_ETIMEOUT after timeout_ms (the watch lags or is down); CP_EINVAL
+ * at once when rv is not comparable (KEP-5504). Any thread but the informer's (a handler
+ * must not wait: it would wait for itself). */
+int cp_informer_wait_rv(cp_informer_t *inf, const char *rv, long timeout_ms);
 
 /* Stops the thread (ends its watch) and waits for it. Safe to call twice. */
 void cp_informer_stop(cp_informer_t *inf);

@@ -2,6 +2,8 @@
  *  - the informer's cache follows create / update / delete, and handlers see each once;
  *  - objects deleted while nobody watched disappear on relist (a second informer);
  *  - the list comes in pages no bigger than the client's body cap, stripped and projected;
+ *  - read your writes: waiting for the resourceVersion a write (or a delete) answered with
+ *    leaves the cache showing it, every time, with no sleep;
  *  - of two candidates one leads; when it stops, the other takes over within seconds;
  *    when a leader vanishes without releasing, the other waits out the lease. */
 #include <setjmp.h>
@@ -160,6 +162,60 @@ static void cache_follows_changes_and_relist_finds_deletions(void **state) {
   cp_informer_free(inf);
 }
 
+/* Each write's answer, waited for, is in the cache at once: 20 updates then a delete, each
+ * read straight after cp_informer_wait_rv. A version the server has not reached times out
+ * after the time asked; one that is not a KEP-5504 number is refused at once. */
+static void waiting_for_a_writes_version_shows_it(void **state) {
+  (void)state;
+  seen_t s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  cp_informer_t *inf = start_informer(&s);
+  char key[128];
+  cp_obj_key(ns, "ryw", key, sizeof key);
+  for (int i = 0; i < 20; i++) {
+    char v[16], body[256];
+    snprintf(v, sizeof v, "%d", i);
+    snprintf(body, sizeof body,
+             "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"ryw\","
+             "\"labels\":{\"e2e\":\"informer\"}},\"data\":{\"v\":\"%d\"}}",
+             i);
+    cJSON *o = cJSON_Parse(body), *res = NULL;
+    assert_int_equal(
+        cp_kube_apply(kc, &CP_GVR_CONFIGMAPS, ns, "ryw", NULL, o, "e2e", true, &res, NULL), 0);
+    cJSON_Delete(o);
+    assert_int_equal(
+        cp_informer_wait_rv(inf, cp_json_strv(res, "metadata", "resourceVersion", NULL), 5000), 0);
+    cJSON_Delete(res);
+    cp_obj_t *c = cp_store_get(cp_informer_store(inf), key);
+    assert_non_null(c);
+    assert_string_equal(cp_json_strv(c->json, "data", "v", NULL), v);
+    cp_obj_unref(c);
+  }
+  /* A ConfigMap's DELETE answers a Status without a version: the collection's version, read
+   * after it (a LIST of one item), is at least the deletion's. */
+  cJSON *gone = NULL, *now = NULL;
+  assert_int_equal(cp_kube_delete(kc, &CP_GVR_CONFIGMAPS, ns, "ryw", NULL, &gone, NULL), 0);
+  assert_null(cp_json_strv(gone, "metadata", "resourceVersion", NULL));
+  cp_list_opts_t one = {.limit = 1};
+  assert_int_equal(cp_kube_list(kc, &CP_GVR_CONFIGMAPS, ns, &one, &now, NULL), 0);
+  const char *rv = cp_json_strv(now, "metadata", "resourceVersion", NULL);
+  assert_int_equal(cp_informer_wait_rv(inf, rv, 5000), 0);
+  assert_null(cp_store_get(cp_informer_store(inf), key));
+  assert_true(cp_informer_seen_rv(inf) >= strtoull(rv, NULL, 10));
+  cJSON_Delete(gone);
+  cJSON_Delete(now);
+
+  char later[32];
+  snprintf(later, sizeof later, "%llu", (unsigned long long)cp_informer_seen_rv(inf) + 1000000);
+  double t0 = mono();
+  assert_int_equal(cp_informer_wait_rv(inf, later, 300), CP_ETIMEOUT);
+  assert_true(mono() - t0 >= 0.29 && mono() - t0 < 2);
+  t0 = mono();
+  assert_int_equal(cp_informer_wait_rv(inf, "abc", 5000), CP_EINVAL);
+  assert_int_equal(cp_informer_wait_rv(inf, NULL, 5000), CP_EINVAL);
+  assert_true(mono() - t0 < 0.1);
+  cp_informer_free(inf);
+}
+
 static void count_projection(cJSON *obj, void *ud) {
   cJSON_DeleteItemFromObjectCaseSensitive(obj, "data");
   (*(int *)ud)++;
@@ -306,6 +362,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(cache_follows_changes_and_relist_finds_deletions),
       cmocka_unit_test(paged_list_fills_the_cache_stripped_and_projected),
+      cmocka_unit_test(waiting_for_a_writes_version_shows_it),
       cmocka_unit_test(one_leader_and_fast_handover),
       cmocka_unit_test(vanished_leader_is_replaced_after_the_lease),
   };
