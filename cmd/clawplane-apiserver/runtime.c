@@ -9,12 +9,18 @@
  * live object, build the body from the fields this manager owns plus the change, apply
  * with its resourceVersion, and on a 409 read again and retry. Every write is idempotent,
  * so a client retrying after a 503 converges; ten concurrent starts make one object.
+ *
+ * Read your writes: a write answers only once the cache reflects it (the informer has seen
+ * the resourceVersion the write returned, usually within milliseconds), so a GET sent right
+ * after a start, a PUT or a DELETE shows it. If the watch lags past CACHE_WAIT_MS the write
+ * still answers (it did happen) and a warning says the cache is behind.
  */
 #include "api.h"
 
 #include "api/body.h"
 #include "api/runtime.h"
 #include "core/error.h"
+#include "core/time.h"
 #include "json/json.h"
 #include "log/log.h"
 #include "userruntime/desired.h"
@@ -26,6 +32,7 @@
 
 #define UR_GVR API_UR_GVR
 #define PROFILE_GVR API_PROFILE_GVR
+#define CACHE_WAIT_MS 3000
 
 static const char *or_empty(const char *s) {
   return s ? s : "";
@@ -76,6 +83,28 @@ static int get_live(api_ctx_t *c, api_worker_t *w, const char *user, cJSON **out
   return rc;
 }
 
+/* Waits until the runtime cache shows what a write answered (written: the object, or the
+ * deleted object, the server returned), so a GET after the answer sees it. A DELETE may
+ * answer a Status without a version: then the collection's, read after it, is waited for. */
+static void await_cache(api_ctx_t *c, api_worker_t *w, const char *user, const cJSON *written) {
+  const char *rv = cp_json_strv(written, "metadata", "resourceVersion", NULL);
+  cJSON *now = NULL;
+  if (!rv) {
+    cp_list_opts_t one = {.limit = 1};
+    if (cp_kube_list(w->kc, &UR_GVR, c->app->s.runtime_ns, &one, &now, NULL) == 0)
+      rv = cp_json_strv(now, "metadata", "resourceVersion", NULL);
+  }
+  double t0 = cp_time_mono();
+  int rc = cp_informer_wait_rv(c->app->informer, rv, CACHE_WAIT_MS);
+  if (rc == CP_ETIMEOUT) {
+    char ms[32];
+    snprintf(ms, sizeof ms, "%.0f", (cp_time_mono() - t0) * 1000);
+    cp_log_warn("the runtime cache is behind a write; a read right after it may not show it",
+                "user", user, "resourceVersion", rv, "waited_ms", ms);
+  }
+  cJSON_Delete(now);
+}
+
 /* Applies chg to user's runtime, retrying on conflicts. On success *out (may be NULL) gets
  * the object the server returned. */
 static int apply_change(api_ctx_t *c, api_worker_t *w, const char *user,
@@ -95,6 +124,8 @@ static int apply_change(api_ctx_t *c, api_worker_t *w, const char *user,
                          true, &res, st);
     cJSON_Delete(cur);
     cJSON_Delete(body);
+    if (rc == 0)
+      await_cache(c, w, user, res);
     if (rc == 0 && out)
       *out = res;
     else
@@ -307,7 +338,11 @@ static void delete_work(api_ctx_t *c, api_worker_t *w) {
       return;
   }
   cp_delete_opts_t del = {.propagation_policy = "Background", .uid = uid[0] ? uid : NULL};
-  rc = cp_kube_delete(w->kc, &UR_GVR, c->app->s.runtime_ns, c->target, &del, NULL, &st);
+  cJSON *gone = NULL;
+  rc = cp_kube_delete(w->kc, &UR_GVR, c->app->s.runtime_ns, c->target, &del, &gone, &st);
+  if (rc == 0)
+    await_cache(c, w, c->target, gone);
+  cJSON_Delete(gone);
   if (rc == CP_ENOTFOUND)
     rc = 0; /* deleted concurrently: the same outcome */
   if (rc != 0) {

@@ -162,17 +162,42 @@ api GET "/api/v1/users?limit=2&after=bob" "$root_tok"
 ok "admin creates users (409 on duplicates, 400 naming bad fields), lists them in pages; users may not"
 
 say "runtime: create, read, isolation"
+# Read your writes: GETs are served from the informer's cache, yet a GET sent the moment a
+# write answers (on the same connection, no pause) shows the write.
+write_then_read() { # write_then_read TOKEN METHOD PATH [BODY]: sets code and resp (the write's),
+  local w=(-s -o "$tmp/body" -w '%{http_code}\n' -X "$2" -H "Authorization: Bearer $1") out
+  [ $# -ge 4 ] && w+=(-H "Content-Type: application/json" --data-binary "$4")
+  out=$(curl "${w[@]}" "http://127.0.0.1:$port$3" --next -s -w '\n%{http_code}' \
+    -H "Authorization: Bearer $1" "http://127.0.0.1:$port/api/v1/users/me/runtime" || true)
+  code=${out%%$'\n'*}
+  resp=$(cat "$tmp/body")
+  got=${out#*$'\n'} # and got: the GET's body and, on its last line, its code
+}
+got_state() { sed '$d' <<<"$got" | jq -r .desired.state; }
+got_code() { tail -1 <<<"$got"; }
 api GET /api/v1/users/me/runtime "$alice"
 expect 404 "no runtime yet"
-api PUT /api/v1/users/me/runtime "$alice" "{\"profile\":\"$profile\",\"state\":\"Stopped\"}"
+write_then_read "$alice" PUT /api/v1/users/me/runtime "{\"profile\":\"$profile\",\"state\":\"Stopped\"}"
 expect 200 "PUT creates the runtime"
+[ "$(got_code)/$(got_state)" = 200/Stopped ] || fail "GET right after the PUT that created the runtime: $got"
 [ "$(js .desired.profile)/$(js .desired.state)/$(js .user)" = "$profile/Stopped/alice" ] || fail "PUT: $resp"
 [ "$(jp ur/alice '{.spec.user}/{.spec.profile}/{.spec.state}')" = "alice/$profile/Stopped" ] || fail "CR spec"
 [ "$(jp ur/alice '{.metadata.labels.clawplane\.io/user}')" = alice ] || fail "CR label"
 managers=$(jp ur/alice '{range .metadata.managedFields[*]}{.manager}/{.operation} {end}')
 grep -q "clawplane-apiserver/Apply" <<<"$managers" || fail "managedFields: $managers"
 ok "PUT creates UserRuntime alice with server-side apply (field manager clawplane-apiserver)"
-wait_for 10 "cache shows the runtime" bash -c "curl -fsS -H 'Authorization: Bearer $alice' http://127.0.0.1:$port/api/v1/users/me/runtime >/dev/null"
+for i in $(seq 1 15); do
+  for a in start stop; do
+    write_then_read "$alice" POST "/api/v1/users/me/runtime/$a"
+    expect 200 "$a"
+    [ "$(got_state)" = "$(js .desired.state)" ] || fail "GET right after $a (round $i): $got"
+  done
+done
+for want in Running Stopped; do
+  write_then_read "$alice" PUT /api/v1/users/me/runtime "{\"state\":\"$want\"}"
+  [ "$(got_state)" = $want ] || fail "GET right after PUT $want: $got"
+done
+ok "read your writes: a GET on the same connection right after each of 33 writes shows it"
 api GET /api/v1/users/alice/runtime "$alice"
 expect 200 "alice reads her runtime by name"
 for m in GET DELETE; do
@@ -653,6 +678,11 @@ api DELETE /api/v1/users/me/runtime "$bob"
 expect 200 "delete bob's runtime"
 [ "$(js .workspace)" = kept ] || fail "delete: $resp"
 wait_for 30 "ur/bob gone" absent ur/bob
+api PUT /api/v1/users/me/runtime "$bob" "{\"profile\":\"$profile\",\"state\":\"Stopped\"}"
+expect 200 "bob's runtime again"
+write_then_read "$bob" DELETE /api/v1/users/me/runtime
+expect 200 "delete bob's runtime again"
+[ "$(got_code)" = 404 ] || fail "GET right after DELETE: $got"
 api DELETE "/api/v1/users/me/runtime?wipe=true" "$carol"
 expect 200 "delete carol's runtime with wipe"
 [ "$(js .workspace)" = removed ] || fail "wipe: $resp"
