@@ -60,6 +60,9 @@ struct cp_kube_client_s {
   double qps, tokens, last; /* token bucket; last = monotonic seconds of last refill */
   int burst;
   char errbuf[CURL_ERROR_SIZE];
+  CURLM *multi;                   /* batches: their own HTTP/2 connection, made lazily */
+  CURL *lanes[CP_KUBE_BATCH_MAX]; /* a batch's transfers, copies of curl */
+  char lane_err[CP_KUBE_BATCH_MAX][CURL_ERROR_SIZE];
   cp_metric_t *m_requests, *m_duration; /* NULL without opts.metrics */
   char metric_host[256];                /* host:port of the server, the "host" label */
   counted_t counted[MAX_COUNTED];
@@ -496,6 +499,12 @@ fail:
 void cp_kube_client_free(cp_kube_client_t *c) {
   if (!c)
     return;
+  for (size_t i = 0; i < CP_KUBE_BATCH_MAX; i++) {
+    if (c->multi && c->lanes[i])
+      curl_multi_remove_handle(c->multi, c->lanes[i]);
+    curl_easy_cleanup(c->lanes[i]);
+  }
+  curl_multi_cleanup(c->multi);
   curl_easy_cleanup(c->curl);
   curl_slist_free_all(c->connect_to);
   free(c->base);
@@ -565,6 +574,7 @@ typedef struct call_s {
 
 typedef struct xfer_s {
   cp_kube_client_t *c;
+  CURL *h; /* the handle running it: the client's, or a batch's lane */
   const call_t *call;
   cp_buf_t *body;
   long code; /* response code, read at the first body byte */
@@ -576,7 +586,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   xfer_t *x = ud;
   size_t len = size * n;
   if (x->code == 0)
-    curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &x->code);
+    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->code);
   int r = x->call->sink && x->code >= 200 && x->code < 300 ? x->call->sink(x->call->sink_ud, p, len)
                                                            : cp_buf_append(x->body, p, len);
   if (r) {
@@ -591,7 +601,7 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
   xfer_t *x = ud;
   if (x->call->sink && !x->up) {
     long code = 0;
-    curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200 && code < 300) {
       x->up = 1;
       if (!x->call->timed)
@@ -665,34 +675,31 @@ static void free_headers(struct curl_slist *l) {
   curl_slist_free_all(l);
 }
 
-/* Runs one call with retries; resp receives the body (for 2xx only when not streaming).
- * On failure st is filled; on success it is zeroed. */
-static int perform(cp_kube_client_t *c, const call_t *k, cp_buf_t *resp, cp_status_t *st) {
-  cp_status_t scratch;
-  cp_status_t *s = st ? st : &scratch;
-  struct curl_slist *headers = NULL;
-  cp_buf_t url;
-  cp_buf_init(&url, MAX_URL);
+/* The URL and headers of call k (the token re-read first if its file changed). */
+static int prepare(cp_kube_client_t *c, const call_t *k, cp_buf_t *url, struct curl_slist **headers,
+                   cp_status_t *st) {
   int r = refresh_token(c, st);
   if (r)
-    goto out;
-  r = cp_buf_puts(&url, c->base);
+    return r;
+  r = cp_buf_puts(url, c->base);
   if (!r)
-    r = cp_buf_puts(&url, k->path);
+    r = cp_buf_puts(url, k->path);
   if (!r && k->query && *k->query)
-    r = cp_buf_puts(&url, "?");
+    r = cp_buf_puts(url, "?");
   if (!r && k->query && *k->query)
-    r = cp_buf_puts(&url, k->query);
+    r = cp_buf_puts(url, k->query);
   if (!r)
-    r = build_headers(c, k->body ? k->content_type : NULL, &headers);
-  if (r) {
+    r = build_headers(c, k->body ? k->content_type : NULL, headers);
+  if (r)
     status_msg(st, 0, r == CP_ETOOBIG ? "request URL too long" : "out of memory");
-    goto out;
-  }
+  return r;
+}
 
-  CURL *h = c->curl;
+/* Sets what differs between calls on h. */
+static int configure(CURL *h, const call_t *k, const char *url, struct curl_slist *headers,
+                     cp_status_t *st) {
   bool post = k->body != NULL;
-  bool ok = curl_easy_setopt(h, CURLOPT_URL, url.data) == CURLE_OK;
+  bool ok = curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK;
   ok = ok && curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) == CURLE_OK;
   if (post) {
     ok = ok &&
@@ -707,60 +714,89 @@ static int perform(cp_kube_client_t *c, const call_t *k, cp_buf_t *resp, cp_stat
   ok = ok && curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, k->max_size) == CURLE_OK;
   ok = ok && curl_easy_setopt(h, CURLOPT_NOPROGRESS, k->stop || k->sink ? 0L : 1L) == CURLE_OK;
   if (!ok) {
-    r = CP_EINTERNAL;
     status_msg(st, 0, "cannot configure the transfer");
-    goto out;
+    return CP_EINTERNAL;
   }
+  return 0;
+}
 
-  for (int attempt = 0;; attempt++) {
+/* Judges a finished attempt of x (libcurl said rc, errbuf why): 0 or the CP_E* code with
+ * st filled. *retry_s > 0 when the answer asks to try again after that many seconds (429,
+ * 503 with Retry-After) and attempts are left. */
+static int judge(xfer_t *x, CURLcode rc, const char *errbuf, int attempt, cp_status_t *st,
+                 long *retry_s) {
+  cp_status_t scratch;
+  cp_status_t *s = st ? st : &scratch;
+  cp_kube_client_t *c = x->c;
+  cp_buf_t *resp = x->body;
+  long code = 0;
+  int r = 0;
+  *retry_s = 0;
+  curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+  if (x->err) {
+    r = x->err;
+    char msg[128];
+    snprintf(msg, sizeof msg, "response body larger than %zu bytes", resp->limit);
+    status_msg(st, code, r == CP_ETOOBIG ? msg : cp_strerror(r));
+  } else if (rc != CURLE_OK && code < 400) {
+    r = curl_error(rc);
+    status_msg(st, code, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+  } else if ((r = cp_kube_http_error(code)) != 0) {
+    /* An error status counts even if its body was cut: over HTTP/2 the apiserver
+     * rejects a request early (401, 403, 429) and resets the stream, and libcurl may
+     * then drop the body despite RFC 9113 8.1 ("clients MUST NOT discard"). */
+    cp_kube_status_from_body(s, code, resp->data, resp->len);
+    if (rc != CURLE_OK && !s->message[0])
+      snprintf(s->message, sizeof s->message, "HTTP %ld, response body lost: %s", code,
+               errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    struct curl_header *ra = NULL;
+    bool has_ra = curl_easy_header(x->h, "Retry-After", 0, CURLH_HEADER, -1, &ra) == CURLHE_OK;
+    if (has_ra)
+      s->retry_after = cp_kube_parse_retry_after(ra->value, time(NULL));
+    if ((code == 429 || (code == 503 && has_ra)) && attempt < c->max_retries) {
+      long wait = s->retry_after > 0 ? s->retry_after : 1;
+      *retry_s = wait > MAX_RETRY_WAIT_S ? MAX_RETRY_WAIT_S : wait;
+    }
+    if (r == CP_EUNAUTHORIZED && c->token_file)
+      c->token_stat.st_ino = 0; /* re-read the token file on the next call */
+  }
+  if (r == 0 && st)
+    memset(st, 0, sizeof *st);
+  return r;
+}
+
+/* Runs one call with retries; resp receives the body (for 2xx only when not streaming).
+ * On failure st is filled; on success it is zeroed. */
+static int perform(cp_kube_client_t *c, const call_t *k, cp_buf_t *resp, cp_status_t *st) {
+  struct curl_slist *headers = NULL;
+  cp_buf_t url;
+  cp_buf_init(&url, MAX_URL);
+  CURL *h = c->curl;
+  int r = prepare(c, k, &url, &headers, st);
+  if (!r)
+    r = configure(h, k, url.data, headers, st);
+  for (int attempt = 0; r == 0; attempt++) {
     throttle(c);
-    xfer_t x = {c, k, resp, 0, 0, 0};
+    xfer_t x = {c, h, k, resp, 0, 0, 0};
     cp_buf_reset(resp);
     c->errbuf[0] = '\0';
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
     double t0 = now_s();
     CURLcode rc = curl_easy_perform(h);
-    long code = 0;
+    long code = 0, retry_s = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     if (!x.up || k->timed) /* a watch that started was counted then */
       count_request(c, k->method, code, k->sink && !k->timed ? -1 : now_s() - t0);
-    if (x.err) {
-      r = x.err;
-      char msg[128];
-      snprintf(msg, sizeof msg, "response body larger than %zu bytes", resp->limit);
-      status_msg(st, code, r == CP_ETOOBIG ? msg : cp_strerror(r));
-    } else if (rc != CURLE_OK && code < 400) {
-      r = curl_error(rc);
-      status_msg(st, code, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
-    } else if ((r = cp_kube_http_error(code)) != 0) {
-      /* An error status counts even if its body was cut: over HTTP/2 the apiserver
-       * rejects a request early (401, 403, 429) and resets the stream, and libcurl may
-       * then drop the body despite RFC 9113 8.1 ("clients MUST NOT discard"). */
-      cp_kube_status_from_body(s, code, resp->data, resp->len);
-      if (rc != CURLE_OK && !s->message[0])
-        snprintf(s->message, sizeof s->message, "HTTP %ld, response body lost: %s", code,
-                 c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
-      struct curl_header *ra = NULL;
-      bool has_ra = curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &ra) == CURLHE_OK;
-      if (has_ra)
-        s->retry_after = cp_kube_parse_retry_after(ra->value, time(NULL));
-      if ((code == 429 || (code == 503 && has_ra)) && attempt < c->max_retries) {
-        long wait = s->retry_after > 0 ? s->retry_after : 1;
-        if (cp__kube_sleep_ms((wait > MAX_RETRY_WAIT_S ? MAX_RETRY_WAIT_S : wait) * 1000,
-                              k->stop) == 0)
-          continue;
-      }
-      if (r == CP_EUNAUTHORIZED && c->token_file)
-        c->token_stat.st_ino = 0; /* re-read the token file on the next call */
+    r = judge(&x, rc, c->errbuf, attempt, st, &retry_s);
+    if (retry_s > 0 && cp__kube_sleep_ms(retry_s * 1000, k->stop) == 0) {
+      r = 0;
+      continue;
     }
     break;
   }
-  if (r == 0 && st)
-    memset(st, 0, sizeof *st);
-out:
-  curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
-  curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
   free_headers(headers);
   cp_buf_free(&url);
   return r;
@@ -1014,6 +1050,210 @@ int cp_kube_list_all(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns,
   cJSON_Delete(all);
   free(rv);
   return r;
+}
+
+/* ---- batches ---- */
+
+/* One write of a batch on its lane: what it sends and what came back. */
+typedef struct lane_s {
+  call_t k;
+  cp_buf_t path, query, url, resp;
+  char *body;
+  struct curl_slist *headers;
+  xfer_t x;
+  int attempt;
+  int pending; /* to be sent (again) in the next round */
+  int added;   /* in the multi handle now */
+  double t0;
+} lane_t;
+
+/* The batch multi handle and its lanes, copies of the client's configured handle that wait
+ * for the one connection to say whether it multiplexes (PIPEWAIT) instead of opening more. */
+static int batch_setup(cp_kube_client_t *c) {
+  if (c->multi)
+    return 0;
+  if (!(c->multi = curl_multi_init()))
+    return CP_ENOMEM;
+  bool ok = curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX) == CURLM_OK;
+  ok = ok && curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L) == CURLM_OK;
+  for (size_t i = 0; ok && i < CP_KUBE_BATCH_MAX; i++) {
+    ok = (c->lanes[i] = curl_easy_duphandle(c->curl)) != NULL;
+    ok = ok && curl_easy_setopt(c->lanes[i], CURLOPT_ERRORBUFFER, c->lane_err[i]) == CURLE_OK;
+    ok = ok && curl_easy_setopt(c->lanes[i], CURLOPT_PIPEWAIT, 1L) == CURLE_OK;
+  }
+  if (ok)
+    return 0;
+  for (size_t i = 0; i < CP_KUBE_BATCH_MAX; i++) {
+    curl_easy_cleanup(c->lanes[i]);
+    c->lanes[i] = NULL;
+  }
+  curl_multi_cleanup(c->multi);
+  c->multi = NULL;
+  return CP_ENOMEM;
+}
+
+/* Builds op's request on lane l (handle h). 0, or the error with op->st filled. */
+static int lane_start(cp_kube_client_t *c, CURL *h, cp_kube_op_t *op, lane_t *l) {
+  static const char *const methods[] = {
+      [CP_KUBE_OP_APPLY] = "PATCH", [CP_KUBE_OP_CREATE] = "POST", [CP_KUBE_OP_UPDATE] = "PUT"};
+  cp_status_t *st = &op->st;
+  bool apply = op->kind == CP_KUBE_OP_APPLY;
+  const char *fm = apply ? op->field_manager : c->field_manager;
+  if ((unsigned)op->kind > CP_KUBE_OP_UPDATE || !op->gvr || !op->obj ||
+      (op->kind != CP_KUBE_OP_CREATE && !op->name) || (apply && (!fm || !*fm))) {
+    status_msg(st, 0, "invalid batch operation: kind, resource, object, name or field manager");
+    return CP_EINVAL;
+  }
+  int r = cp_kube_path(&l->path, op->gvr, op->ns, op->kind == CP_KUBE_OP_CREATE ? NULL : op->name,
+                       op->subresource);
+  if (r) {
+    status_msg(st, 0, "invalid resource, namespace, name or subresource");
+    return r;
+  }
+  r = cp_kube_query_add(&l->query, "fieldManager", fm);
+  if (!r && apply && op->force)
+    r = cp_kube_query_add(&l->query, "force", "true");
+  if (!r && !(l->body = cJSON_PrintUnformatted(op->obj)))
+    r = CP_ENOMEM;
+  if (r) {
+    status_msg(st, 0, "out of memory");
+    return r;
+  }
+  l->k = (call_t){methods[op->kind],
+                  l->path.data,
+                  l->query.data,
+                  apply ? "application/apply-patch+yaml" : "application/json",
+                  l->body,
+                  c->timeout_ms,
+                  (curl_off_t)c->max_body,
+                  NULL,
+                  NULL,
+                  NULL,
+                  0};
+  r = prepare(c, &l->k, &l->url, &l->headers, st);
+  if (!r)
+    r = configure(h, &l->k, l->url.data, l->headers, st);
+  return r;
+}
+
+/* A finished transfer of lane i: judged, counted, and its answer kept or sent again. */
+static void lane_done(cp_kube_client_t *c, cp_kube_op_t *op, lane_t *l, size_t i, CURLcode rc,
+                      long *wait_s) {
+  long code = 0, retry_s = 0;
+  curl_easy_getinfo(c->lanes[i], CURLINFO_RESPONSE_CODE, &code);
+  count_request(c, l->k.method, code, now_s() - l->t0);
+  op->rc = judge(&l->x, rc, c->lane_err[i], l->attempt, &op->st, &retry_s);
+  if (retry_s > 0) {
+    l->pending = 1;
+    l->attempt++;
+    *wait_s = retry_s > *wait_s ? retry_s : *wait_s;
+  } else if (op->rc == 0 && op->want_out && l->resp.len &&
+             cp_json_parse(l->resp.data, l->resp.len, c->max_body, &op->out) != 0) {
+    op->rc = CP_EPARSE;
+    status_msg(&op->st, code, "response is not valid JSON");
+  }
+}
+
+/* Runs up to CP_KUBE_BATCH_MAX ops at once, rounds repeating what asked to be retried. */
+static void batch_chunk(cp_kube_client_t *c, cp_kube_op_t *ops, size_t n) {
+  lane_t lanes[CP_KUBE_BATCH_MAX];
+  memset(lanes, 0, sizeof lanes);
+  for (size_t i = 0; i < n; i++) {
+    lane_t *l = &lanes[i];
+    cp_buf_init(&l->path, 4096);
+    cp_buf_init(&l->query, MAX_URL);
+    cp_buf_init(&l->url, MAX_URL);
+    cp_buf_init(&l->resp, c->max_body);
+    ops[i].rc = lane_start(c, c->lanes[i], &ops[i], l);
+    l->pending = ops[i].rc == 0;
+  }
+  for (;;) {
+    size_t busy = 0;
+    for (size_t i = 0; i < n; i++) {
+      lane_t *l = &lanes[i];
+      if (!l->pending)
+        continue;
+      throttle(c);
+      cp_buf_reset(&l->resp);
+      l->x = (xfer_t){c, c->lanes[i], &l->k, &l->resp, 0, 0, 0};
+      c->lane_err[i][0] = '\0';
+      curl_easy_setopt(c->lanes[i], CURLOPT_WRITEDATA, &l->x);
+      curl_easy_setopt(c->lanes[i], CURLOPT_XFERINFODATA, &l->x);
+      l->pending = 0;
+      l->t0 = now_s();
+      if (curl_multi_add_handle(c->multi, c->lanes[i]) != CURLM_OK) {
+        ops[i].rc = CP_EINTERNAL;
+        status_msg(&ops[i].st, 0, "cannot start the transfer");
+        continue;
+      }
+      lanes[i].added = 1;
+      busy++;
+    }
+    if (!busy)
+      break;
+    long wait_s = 0;
+    int running = 1;
+    while (running > 0) {
+      if (curl_multi_perform(c->multi, &running) != CURLM_OK)
+        running = 0; /* every lane still in the multi is failed below */
+      CURLMsg *m;
+      int left;
+      while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+        size_t i = 0;
+        while (i < n && c->lanes[i] != m->easy_handle)
+          i++;
+        if (m->msg != CURLMSG_DONE || i == n)
+          continue;
+        CURLcode rc = m->data.result;
+        curl_multi_remove_handle(c->multi, c->lanes[i]);
+        lanes[i].added = 0;
+        lane_done(c, &ops[i], &lanes[i], i, rc, &wait_s);
+      }
+      if (running > 0)
+        curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+    }
+    for (size_t i = 0; i < n; i++) { /* the multi failed: whatever it still holds */
+      if (lanes[i].added) {
+        curl_multi_remove_handle(c->multi, c->lanes[i]);
+        lanes[i].added = 0;
+        ops[i].rc = CP_EIO;
+        status_msg(&ops[i].st, 0, "the batch's transfers failed");
+      }
+    }
+    if (wait_s > 0)
+      cp__kube_sleep_ms(wait_s * 1000, NULL);
+  }
+  for (size_t i = 0; i < n; i++) {
+    curl_easy_setopt(c->lanes[i], CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c->lanes[i], CURLOPT_POSTFIELDS, NULL);
+    free_headers(lanes[i].headers);
+    free(lanes[i].body);
+    cp_buf_free(&lanes[i].path);
+    cp_buf_free(&lanes[i].query);
+    cp_buf_free(&lanes[i].url);
+    cp_buf_free(&lanes[i].resp);
+  }
+}
+
+int cp_kube_batch(cp_kube_client_t *c, cp_kube_op_t *ops, size_t n) {
+  if (!c || (n && !ops))
+    return CP_EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    ops[i].rc = 0;
+    ops[i].out = NULL;
+    memset(&ops[i].st, 0, sizeof ops[i].st);
+  }
+  int r = n ? batch_setup(c) : 0;
+  for (size_t i = 0; r && i < n; i++) {
+    ops[i].rc = r;
+    status_msg(&ops[i].st, 0, "out of memory");
+  }
+  for (size_t at = 0; !r && at < n; at += CP_KUBE_BATCH_MAX)
+    batch_chunk(c, ops + at, n - at < CP_KUBE_BATCH_MAX ? n - at : CP_KUBE_BATCH_MAX);
+  for (size_t i = 0; i < n; i++)
+    if (ops[i].rc)
+      return ops[i].rc;
+  return 0;
 }
 
 int cp_kube_create(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns, const cJSON *obj,

@@ -6,10 +6,11 @@
  * live in one place.
  *
  * Threading: a client owns one libcurl easy handle, reused for keep-alive (and HTTP/2
- * where the server offers it). A client may be used by one thread at a time; threads
- * that work in parallel each make their own client from the shared, immutable
- * cp_kubeconfig_t. The client copies what it needs from the config, so the config may be
- * freed after cp_kube_client_new.
+ * where the server offers it), and, once it sends a batch (cp_kube_batch), a second
+ * connection whose HTTP/2 streams carry the batch's writes at once. A client may be used by
+ * one thread at a time; threads that work in parallel each make their own client from the
+ * shared, immutable cp_kubeconfig_t. The client copies what it needs from the config, so
+ * the config may be freed after cp_kube_client_new.
  *
  * Errors: every call returns 0 or a negative CP_E* code. On failure the optional
  * cp_status_t gets the HTTP code, the metav1.Status reason and message (or libcurl's error
@@ -166,6 +167,38 @@ typedef struct cp_delete_opts_s {
  * the object (still terminating) or a Status. */
 int cp_kube_delete(cp_kube_client_t *c, const cp_gvr_t *gvr, const char *ns, const char *name,
                    const cp_delete_opts_t *opts, cJSON **out, cp_status_t *st);
+
+/* --- batches: independent writes at once, multiplexed on one HTTP/2 connection --- */
+
+#define CP_KUBE_BATCH_MAX 8 /* writes in flight at once; a larger batch goes in turns */
+
+typedef enum cp_kube_op_kind_e {
+  CP_KUBE_OP_APPLY,  /* server-side apply, as cp_kube_apply */
+  CP_KUBE_OP_CREATE, /* POST, as cp_kube_create (name unused) */
+  CP_KUBE_OP_UPDATE, /* PUT, as cp_kube_update */
+} cp_kube_op_kind_t;
+
+/* One write of a batch. The caller fills the first part; cp_kube_batch the second. */
+typedef struct cp_kube_op_s {
+  cp_kube_op_kind_t kind;
+  const cp_gvr_t *gvr;
+  const char *ns, *name, *subresource;
+  const cJSON *obj;
+  const char *field_manager; /* APPLY: required; CREATE and UPDATE use the client's */
+  bool force;                /* APPLY only */
+  bool want_out;             /* keep the server's answer in out */
+  int rc;                    /* out: 0 or the CP_E* code, as the single call would return */
+  cp_status_t st;            /* out: what the server said on failure, zeroed on success */
+  cJSON *out;                /* out: with want_out, the answer on success (caller deletes) */
+} cp_kube_op_t;
+
+/* Sends n independent writes at once and waits for all of them: they go out together as
+ * streams of one HTTP/2 connection (the batch's own, kept between batches) rather than one
+ * after another, so n writes cost about one round trip. Each op gets the outcome the single
+ * call would have given, 429 and Retry-After retries, the token bucket and the metrics
+ * included; an op that fails does not stop the others. Returns 0 when every op succeeded,
+ * else the first failed op's rc (in the order given), or CP_EINVAL for bad arguments. */
+int cp_kube_batch(cp_kube_client_t *c, cp_kube_op_t *ops, size_t n);
 
 /* --- pure helpers, exported for tests and for the informer --- */
 
