@@ -10,7 +10,10 @@
  *      rest; only with a files image), and (when routes are on) the Traefik Middleware and
  *      IngressRoute: applied when the cached object does not already contain the desired
  *      one, replaced (PUT) when it holds more than it should where that changes the
- *      meaning (drift.h);
+ *      meaning (drift.h). The first six do not depend on each other: what they need is
+ *      planned from the caches, then sent at once as one batch (cp_kube_batch: streams of
+ *      one HTTP/2 connection), so a new runtime's five writes cost one round trip; the
+ *      Middleware and the IngressRoute that names it go one after the other;
  *   5. the Pod: absent when Stopped or Hibernated; replaced when its spec hash differs,
  *      when it was started with a Secret that has since been replaced, or when a hand
  *      edit changed what it runs (image...); its labels, ownerReferences and annotations
@@ -432,43 +435,104 @@ static cp_obj_t *cached(cp_ur_controller_t *c, int which, const char *ns, const 
   return cp_store_get(cp_informer_store(c->inf[which]), key);
 }
 
-/* Replaces live with desired laid over it (PUT): drift that an apply cannot undo because
- * another manager owns the extra fields. A conflict (live changed meanwhile) is an error:
- * the key is retried with the newer cache. */
-static int repair(worker_t *w, const cp_gvr_t *gvr, const char *ns, const cJSON *live,
-                  const cJSON *desired, const cp_json_rule_t *rules, const char *path,
-                  cp_status_t *st) {
-  const char *name = cp_json_strv(desired, "metadata", "name", NULL);
-  cp_log_info("repairing a hand edit", "kind", cp_json_strv(desired, "kind", NULL), "namespace", ns,
-              "name", name, "field", path, "resourceVersion",
-              cp_json_strv(live, "metadata", "resourceVersion", NULL), NULL);
-  cJSON *fixed = cp_json_repaired(live, desired, rules);
-  if (!fixed)
-    return CP_ENOMEM;
-  int rc = cp_kube_update(w->kc, gvr, ns, name, NULL, fixed, NULL, st);
-  cJSON_Delete(fixed);
-  return count(w->c, "PUT", rc, st);
+/* Writes that do not depend on each other, planned first and then sent at once. */
+#define WRITES_MAX 8
+
+typedef struct writes_s {
+  cp_kube_op_t ops[WRITES_MAX];
+  cp_gvr_t gvrs[WRITES_MAX]; /* what ops point to */
+  cJSON *owned[2 * WRITES_MAX];
+  size_t n, nowned;
+} writes_t;
+
+/* Adds one write of obj (taken: freed with the batch). */
+static int plan_write(writes_t *b, cp_kube_op_kind_t kind, const cp_gvr_t *gvr, const char *ns,
+                      cJSON *obj) {
+  if (b->n == WRITES_MAX || b->nowned == 2 * WRITES_MAX) {
+    cJSON_Delete(obj);
+    return CP_EINTERNAL;
+  }
+  b->owned[b->nowned++] = obj;
+  b->gvrs[b->n] = *gvr;
+  b->ops[b->n] = (cp_kube_op_t){.kind = kind,
+                                .gvr = &b->gvrs[b->n],
+                                .ns = ns,
+                                .name = cp_json_strv(obj, "metadata", "name", NULL),
+                                .obj = obj,
+                                .field_manager = CP_UR_FIELD_MANAGER,
+                                .force = true,
+                                .want_out = kind == CP_KUBE_OP_CREATE};
+  b->n++;
+  return 0;
 }
 
-/* Makes the cached object hold what desired owns under rules (drift.h): nothing when it
- * does; an apply when something is missing or different; a PUT when only an exact rule
- * found extra members. Takes desired. */
-static int ensure(worker_t *w, int which, const cp_gvr_t *gvr, const char *ns, cJSON *desired,
-                  const cp_json_rule_t *rules, cp_status_t *st) {
+/* Plans what makes the cached object hold what desired owns under rules (drift.h): nothing
+ * when it does; an apply when something is missing or different; a PUT of live with
+ * desired laid over it when only an exact rule found extra members (drift an apply cannot
+ * undo because another manager owns them; a conflict, live having changed meanwhile, is an
+ * error and the key is retried with the newer cache). Takes desired. */
+static int plan(writes_t *b, cp_ur_controller_t *c, int which, const cp_gvr_t *gvr, const char *ns,
+                cJSON *desired, const cp_json_rule_t *rules) {
   const char *name = cp_json_strv(desired, "metadata", "name", NULL);
-  cp_obj_t *have = cached(w->c, which, ns, name);
+  cp_obj_t *have = cached(c, which, ns, name);
   cJSON *cmp = PROJECT[which] ? cJSON_Duplicate(desired, 1) : NULL;
   if (cmp)
     PROJECT[which](cmp, NULL);
   const char *drift = cp_json_drift(have ? have->json : NULL, cmp ? cmp : desired, rules);
   cJSON_Delete(cmp);
   int rc = 0;
-  if (drift && have && *drift)
-    rc = repair(w, gvr, ns, have->json, desired, rules, drift, st);
-  else if (drift)
-    rc = apply(w, gvr, ns, name, NULL, desired, st);
+  if (drift && have && *drift) {
+    cp_log_info("repairing a hand edit", "kind", cp_json_strv(desired, "kind", NULL), "namespace",
+                ns, "name", name, "field", drift, "resourceVersion",
+                cp_json_strv(have->json, "metadata", "resourceVersion", NULL), NULL);
+    cJSON *fixed = cp_json_repaired(have->json, desired, rules);
+    rc = fixed ? plan_write(b, CP_KUBE_OP_UPDATE, gvr, ns, fixed) : CP_ENOMEM;
+    cJSON_Delete(desired);
+  } else if (drift) {
+    rc = plan_write(b, CP_KUBE_OP_APPLY, gvr, ns, desired);
+  } else {
+    cJSON_Delete(desired);
+  }
   cp_obj_unref(have);
-  cJSON_Delete(desired);
+  return rc;
+}
+
+/* Sends the planned writes at once and counts each. Returns 0 or the first failure, with
+ * st what the server said about it; a CREATE refused because the object exists is no
+ * failure. The answers stay in b->ops until writes_free. */
+static int send_writes(worker_t *w, writes_t *b, cp_status_t *st) {
+  static const char *const verbs[] = {
+      [CP_KUBE_OP_APPLY] = "PATCH", [CP_KUBE_OP_CREATE] = "POST", [CP_KUBE_OP_UPDATE] = "PUT"};
+  cp_kube_batch(w->kc, b->ops, b->n);
+  int rc = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    const cp_kube_op_t *op = &b->ops[i];
+    count(w->c, verbs[op->kind], op->rc, &op->st);
+    if (op->rc == 0 || (op->kind == CP_KUBE_OP_CREATE && op->rc == CP_ECONFLICT) || rc)
+      continue;
+    rc = op->rc;
+    if (st)
+      *st = op->st;
+  }
+  return rc;
+}
+
+static void writes_free(writes_t *b) {
+  for (size_t i = 0; i < b->n; i++)
+    cJSON_Delete(b->ops[i].out);
+  for (size_t i = 0; i < b->nowned; i++)
+    cJSON_Delete(b->owned[i]);
+  memset(b, 0, sizeof *b);
+}
+
+/* plan and send on their own: for a write that must land before the next one. */
+static int ensure(worker_t *w, int which, const cp_gvr_t *gvr, const char *ns, cJSON *desired,
+                  const cp_json_rule_t *rules, cp_status_t *st) {
+  writes_t b = {0};
+  int rc = plan(&b, w->c, which, gvr, ns, desired, rules);
+  if (rc == 0 && b.n)
+    rc = send_writes(w, &b, st);
+  writes_free(&b);
   return rc;
 }
 
@@ -898,10 +962,13 @@ static int reconcile(worker_t *w, const char *key, double *requeue_after) {
   }
   have_eff = 1;
 
-  /* Children that exist whatever the state: Secret, PVC, Service, NetworkPolicy. */
+  /* Children that exist whatever the state, independent of each other: planned, then sent
+   * at once. */
+  writes_t b = {0};
   char sname[320];
   snprintf(sname, sizeof sname, "%s%s", r.name, CP_DESIRED_SECRET_SUFFIX);
   cp_obj_t *secret = cached(c, INF_SECRET, r.ns, sname);
+  long secret_op = -1;
   if (!secret) {
     char gw[65], mp[65];
     cJSON *desired = NULL;
@@ -912,17 +979,9 @@ static int reconcile(worker_t *w, const char *key, double *requeue_after) {
       rc = cp_desired_secret(ur, gw, mp, &desired, err, sizeof err);
     memset(gw, 0, sizeof gw);
     memset(mp, 0, sizeof mp);
-    if (rc == 0) {
-      /* Create, never apply: a Secret already there (cache lagging) keeps its tokens. */
-      cJSON *made = NULL;
-      rc = count(c, "POST", cp_kube_create(w->kc, &CP_GVR_SECRETS, r.ns, desired, &made, &api),
-                 &api);
-      if (rc == CP_ECONFLICT)
-        rc = 0;
-      cp_str_copy(r.secret_uid, sizeof r.secret_uid, cp_json_strv(made, "metadata", "uid", NULL));
-      cJSON_Delete(made);
-    }
-    cJSON_Delete(desired);
+    /* Create, never apply: a Secret already there (cache lagging) keeps its tokens. */
+    if (rc == 0 && (rc = plan_write(&b, CP_KUBE_OP_CREATE, &CP_GVR_SECRETS, r.ns, desired)) == 0)
+      secret_op = (long)b.n - 1;
   } else {
     cp_str_copy(r.secret_uid, sizeof r.secret_uid,
                 cp_json_strv(secret->json, "metadata", "uid", NULL));
@@ -940,20 +999,27 @@ static int reconcile(worker_t *w, const char *key, double *requeue_after) {
     cJSON *d = NULL;
     rc = kids[i].build(ur, prof->json, &c->o.desired, &d, err, sizeof err);
     if (rc == 0)
-      rc = ensure(w, kids[i].which, &kids[i].gvr, r.ns, d, kids[i].rules, &api);
+      rc = plan(&b, c, kids[i].which, &kids[i].gvr, r.ns, d, kids[i].rules);
   }
   if (rc == 0) {
     cJSON *d = NULL;
     rc = cp_desired_service(ur, &c->o.desired, &d, err, sizeof err);
     if (rc == 0)
-      rc = ensure(w, INF_SVC, &CP_GVR_SERVICES, r.ns, d, cp_ur_rules_service, &api);
+      rc = plan(&b, c, INF_SVC, &CP_GVR_SERVICES, r.ns, d, cp_ur_rules_service);
   }
   if (rc == 0 && c->o.desired.files_image) {
     cJSON *d = NULL;
     rc = cp_desired_files_secret(ur, &c->o.desired, &d, err, sizeof err);
     if (rc == 0)
-      rc = ensure(w, INF_SECRET, &CP_GVR_SECRETS, r.ns, d, cp_ur_rules_files_secret, &api);
+      rc = plan(&b, c, INF_SECRET, &CP_GVR_SECRETS, r.ns, d, cp_ur_rules_files_secret);
   }
+  if (rc == 0 && b.n) {
+    rc = send_writes(w, &b, &api);
+    if (secret_op >= 0) /* made now, or meanwhile (its uid then unknown until cached) */
+      cp_str_copy(r.secret_uid, sizeof r.secret_uid,
+                  cp_json_strv(b.ops[secret_op].out, "metadata", "uid", NULL));
+  }
+  writes_free(&b);
   if (rc == 0 && c->inf[INF_ROUTE])
     rc = reconcile_route(w, ur, r.ns, &api, err, sizeof err);
   if (rc == 0)
