@@ -5,7 +5,8 @@
 #   hack/local-cluster up
 #   CP_BUILD_DIR=build/default CP_SOURCE_DIR=$PWD hack/local-cluster exec test/bench/controller_scale.sh [N] [STEADY_SECONDS]
 # Creates N UserRuntimes at once (default 100) and prints, each line starting "result:":
-#   - convergence: seconds until all N are Ready (kubectl-visible condition);
+#   - convergence: seconds until all N are Ready (kubectl-visible condition), the mean
+#     reconcile time and each runtime's time from creation to Ready (median, p90, max);
 #   - the controller's RSS with no runtime and with N (so bytes per runtime, with its
 #     children in the caches), its peak RSS (VmHWM) and its CPU seconds (/proc/<pid>/stat);
 #   - what each informer's cache holds (objects, bytes held deflated and the JSON text they
@@ -169,6 +170,17 @@ cpu1=$(cpu_s "$ctl_pid")
 a1=$(api_counts)
 conv_polls=$polls
 say "all $n Ready after ${conv}s"
+# How long a reconcile took on average (what writing a runtime's children at once
+# shortens), and how long each runtime waited from its creation to Ready (what its user
+# sees): median, 90th percentile and the last, in whole seconds as the API stamps them.
+reconcile_avg=$(curl -fsS "http://127.0.0.1:$ctl_port/metrics" | awk '
+  $1 ~ /^controller_runtime_reconcile_time_seconds_sum/ {s += $2}
+  $1 ~ /^controller_runtime_reconcile_time_seconds_count/ {c += $2}
+  END {printf "%.3f", c ? s / c : 0}')
+to_ready=$(kubectl -n "$ns" get ur -o json | jq -r '[.items[] |
+  ((.status.conditions[] | select(.type == "Ready") | .lastTransitionTime | fromdateiso8601) -
+   (.metadata.creationTimestamp | fromdateiso8601))] | sort |
+  "median=\(.[length / 2 | floor]) p90=\(.[length * 9 / 10 | floor]) max=\(.[-1])"')
 
 sleep 5 # let the last status writes land in the caches
 rv_before=$(kubectl -n "$ns" get ur -o jsonpath='{range .items[*]}{.metadata.resourceVersion}{" "}{end}')
@@ -219,6 +231,7 @@ printf 'result: runtimes=%d workers=%d qps=%s convergence_seconds=%s floor_secon
   "$n" "$workers" "$qps" "$conv" "$floor" "$([ "$floor" = skipped ] && echo - || echo "scale=2; $conv / $floor" | bc)" "$nobj" "$created" "$floor_par"
 printf 'result: rss_none_kb=%d rss_n_kb=%d bytes_per_runtime=%d peak_rss_kb=%d cpu_seconds_convergence=%s cpu_seconds_total=%s\n' \
   "$rss0" "$rssn" "$(((rssn - rss0) * 1024 / n))" "$peak" "$(echo "$cpu1 - $cpu0" | bc)" "$cpu2"
+printf 'result: reconcile_seconds_avg=%s time_to_ready_seconds %s\n' "$reconcile_avg" "$to_ready"
 sed 's/^/result: cache /' <<<"$cache_sizes"
 printf 'result: apiserver requests during convergence (verb resource count; %d of the LISTs on userruntimes are the bench polling):\n' "$conv_polls"
 sed 's/^/result:   /' <<<"$conv_delta"
