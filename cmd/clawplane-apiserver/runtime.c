@@ -83,26 +83,29 @@ static int get_live(api_ctx_t *c, api_worker_t *w, const char *user, cJSON **out
   return rc;
 }
 
-/* Waits until the runtime cache shows what a write answered (written: the object, or the
- * deleted object, the server returned), so a GET after the answer sees it. A DELETE may
- * answer a Status without a version: then the collection's, read after it, is waited for. */
-static void await_cache(api_ctx_t *c, api_worker_t *w, const char *user, const cJSON *written) {
+/* Waits until the runtime cache shows what a write answered (written: the object, or what
+ * a DELETE answered), so a GET after the answer sees it. A DELETE that took effect at once
+ * (its answer a Status, or the object without a deletionTimestamp) is shown by the
+ * runtime's absence; one that finalizers hold is an update like the others. */
+static void await_cache(api_ctx_t *c, const char *user, const cJSON *written, int deleted) {
   const char *rv = cp_json_strv(written, "metadata", "resourceVersion", NULL);
-  cJSON *now = NULL;
-  if (!rv) {
-    cp_list_opts_t one = {.limit = 1};
-    if (cp_kube_list(w->kc, &UR_GVR, c->app->s.runtime_ns, &one, &now, NULL) == 0)
-      rv = cp_json_strv(now, "metadata", "resourceVersion", NULL);
-  }
+  if (deleted && !cp_json_getv(written, "metadata", "deletionTimestamp", NULL))
+    rv = NULL;
   double t0 = cp_time_mono();
-  int rc = cp_informer_wait_rv(c->app->informer, rv, CACHE_WAIT_MS);
+  int rc;
+  if (rv) {
+    rc = cp_informer_wait_rv(c->app->informer, rv, CACHE_WAIT_MS);
+  } else {
+    char key[320];
+    cp_obj_key(c->app->s.runtime_ns, user, key, sizeof key);
+    rc = cp_informer_wait_gone(c->app->informer, key, CACHE_WAIT_MS);
+  }
   if (rc == CP_ETIMEOUT) {
     char ms[32];
     snprintf(ms, sizeof ms, "%.0f", (cp_time_mono() - t0) * 1000);
     cp_log_warn("the runtime cache is behind a write; a read right after it may not show it",
-                "user", user, "resourceVersion", rv, "waited_ms", ms);
+                "user", user, "resourceVersion", rv, "waited_ms", ms, NULL);
   }
-  cJSON_Delete(now);
 }
 
 /* Applies chg to user's runtime, retrying on conflicts. On success *out (may be NULL) gets
@@ -125,7 +128,7 @@ static int apply_change(api_ctx_t *c, api_worker_t *w, const char *user,
     cJSON_Delete(cur);
     cJSON_Delete(body);
     if (rc == 0)
-      await_cache(c, w, user, res);
+      await_cache(c, user, res, 0);
     if (rc == 0 && out)
       *out = res;
     else
@@ -341,7 +344,7 @@ static void delete_work(api_ctx_t *c, api_worker_t *w) {
   cJSON *gone = NULL;
   rc = cp_kube_delete(w->kc, &UR_GVR, c->app->s.runtime_ns, c->target, &del, &gone, &st);
   if (rc == 0)
-    await_cache(c, w, c->target, gone);
+    await_cache(c, c->target, gone, 1);
   cJSON_Delete(gone);
   if (rc == CP_ENOTFOUND)
     rc = 0; /* deleted concurrently: the same outcome */

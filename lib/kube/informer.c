@@ -110,16 +110,13 @@ static int admit(cp_informer_t *inf, cJSON *json, cp_obj_t **out) {
   return cp_obj_new(json, out);
 }
 
-/* The cache now reflects version v (it holds everything up to it; 0: not comparable, no
- * news): wake whoever waits for it. */
+/* The cache changed and now reflects version v (it holds everything up to it; 0: not
+ * comparable): wake whoever waits for a version or for an object to go. */
 static void advance(cp_informer_t *inf, uint64_t v) {
-  if (v == 0)
-    return;
   pthread_mutex_lock(&inf->rv_lock);
-  if (v > inf->seen_rv) {
+  if (v > inf->seen_rv)
     inf->seen_rv = v;
-    pthread_cond_broadcast(&inf->rv_cond);
-  }
+  pthread_cond_broadcast(&inf->rv_cond);
   pthread_mutex_unlock(&inf->rv_lock);
 }
 
@@ -362,10 +359,7 @@ uint64_t cp_informer_seen_rv(cp_informer_t *inf) {
   return v;
 }
 
-int cp_informer_wait_rv(cp_informer_t *inf, const char *rv, long timeout_ms) {
-  uint64_t want;
-  if (cp_kube_rv_parse(rv, &want) != 0)
-    return CP_EINVAL;
+static struct timespec deadline(long timeout_ms) {
   struct timespec until;
   clock_gettime(CLOCK_MONOTONIC, &until);
   until.tv_sec += timeout_ms / 1000;
@@ -374,6 +368,14 @@ int cp_informer_wait_rv(cp_informer_t *inf, const char *rv, long timeout_ms) {
     until.tv_sec++;
     until.tv_nsec -= 1000000000L;
   }
+  return until;
+}
+
+int cp_informer_wait_rv(cp_informer_t *inf, const char *rv, long timeout_ms) {
+  uint64_t want;
+  if (cp_kube_rv_parse(rv, &want) != 0)
+    return CP_EINVAL;
+  struct timespec until = deadline(timeout_ms);
   int rc = 0;
   pthread_mutex_lock(&inf->rv_lock);
   while (inf->seen_rv < want && rc == 0)
@@ -381,6 +383,16 @@ int cp_informer_wait_rv(cp_informer_t *inf, const char *rv, long timeout_ms) {
   int caught_up = inf->seen_rv >= want;
   pthread_mutex_unlock(&inf->rv_lock);
   return caught_up ? 0 : CP_ETIMEOUT;
+}
+
+int cp_informer_wait_gone(cp_informer_t *inf, const char *key, long timeout_ms) {
+  struct timespec until = deadline(timeout_ms);
+  int rc = 0, gone;
+  pthread_mutex_lock(&inf->rv_lock); /* held while checking: no deletion slips between */
+  while (!(gone = !cp_store_has(&inf->store, key)) && rc == 0)
+    rc = pthread_cond_timedwait(&inf->rv_cond, &inf->rv_lock, &until);
+  pthread_mutex_unlock(&inf->rv_lock);
+  return gone ? 0 : CP_ETIMEOUT;
 }
 
 void cp_informer_request_stop(cp_informer_t *inf) {

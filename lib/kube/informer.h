@@ -110,6 +110,11 @@ uint64_t cp_informer_seen_rv(cp_informer_t *inf);
  * must not wait: it would wait for itself). */
 int cp_informer_wait_rv(cp_informer_t *inf, const char *rv, long timeout_ms);
 
+/* The same for a deletion whose answer carried no version (a Status, as most kinds answer
+ * a DELETE that takes effect at once): waits until the cache no longer holds key. Returns
+ * 0, or CP_ETIMEOUT after timeout_ms. Any thread but the informer's. */
+int cp_informer_wait_gone(cp_informer_t *inf, const char *key, long timeout_ms);
+
 /* Stops the thread (ends its watch) and waits for it. Safe to call twice. */
 void cp_informer_stop(cp_informer_t *inf);
 

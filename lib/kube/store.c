@@ -190,6 +190,13 @@ cp_obj_t *cp_store_get(cp_store_t *s, const char *key) {
   return readable(s, o);
 }
 
+int cp_store_has(cp_store_t *s, const char *key) {
+  pthread_rwlock_rdlock(&s->lock);
+  int has = cp_map_get(&s->objs, key) != NULL;
+  pthread_rwlock_unlock(&s->lock);
+  return has;
+}
+
 int cp_store_has_version(cp_store_t *s, const char *key, const char *rv) {
   pthread_rwlock_rdlock(&s->lock);
   const cp_obj_t *o = cp_map_get(&s->objs, key);

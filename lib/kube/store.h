@@ -84,6 +84,9 @@ cp_obj_t *cp_store_get(cp_store_t *s, const char *key);
  * is unchanged and the caller keeps o). */
 int cp_store_put(cp_store_t *s, cp_obj_t *o, cp_obj_t **old);
 
+/* 1 when key is held, else 0: no copy, no parse. Any thread. */
+int cp_store_has(cp_store_t *s, const char *key);
+
 /* 1 when the object at key has resourceVersion rv, else 0: no copy, no parse. */
 int cp_store_has_version(cp_store_t *s, const char *key, const char *rv);
 

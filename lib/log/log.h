@@ -23,8 +23,10 @@ void cp_log_setup(cp_log_level_t min, int fd);
 int cp_log_parse_level(const char *s, cp_log_level_t *out);
 
 /* Writes one line: msg plus NULL-terminated key, value pairs (values may be NULL, then
- * the pair is skipped). Never fails loudly: on ENOMEM the line is dropped. */
-void cp_log(cp_log_level_t level, const char *msg, ...);
+ * the pair is skipped). Never fails loudly: on ENOMEM the line is dropped. The compiler
+ * refuses a call whose last argument is not NULL (a missing terminator reads past the
+ * arguments). */
+void cp_log(cp_log_level_t level, const char *msg, ...) __attribute__((sentinel));
 
 #define cp_log_info(...) cp_log(CP_LOG_INFO, __VA_ARGS__)
 #define cp_log_warn(...) cp_log(CP_LOG_WARN, __VA_ARGS__)

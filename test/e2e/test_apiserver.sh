@@ -197,6 +197,8 @@ for want in Running Stopped; do
   write_then_read "$alice" PUT /api/v1/users/me/runtime "{\"state\":\"$want\"}"
   [ "$(got_state)" = $want ] || fail "GET right after PUT $want: $got"
 done
+! grep -q "runtime cache is behind a write" "$logdir/apiserver.log" ||
+  fail "a write waited out the cache instead of seeing it: $(grep "cache is behind" "$logdir/apiserver.log" | head -3)"
 ok "read your writes: a GET on the same connection right after each of 33 writes shows it"
 api GET /api/v1/users/alice/runtime "$alice"
 expect 200 "alice reads her runtime by name"
@@ -683,6 +685,8 @@ expect 200 "bob's runtime again"
 write_then_read "$bob" DELETE /api/v1/users/me/runtime
 expect 200 "delete bob's runtime again"
 [ "$(got_code)" = 404 ] || fail "GET right after DELETE: $got"
+! grep -q "runtime cache is behind a write" "$logdir/apiserver.log" ||
+  fail "the DELETE waited out the cache instead of seeing it: $(grep "cache is behind" "$logdir/apiserver.log" | head -3)"
 api DELETE "/api/v1/users/me/runtime?wipe=true" "$carol"
 expect 200 "delete carol's runtime with wipe"
 [ "$(js .workspace)" = removed ] || fail "wipe: $resp"

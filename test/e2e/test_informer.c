@@ -2,8 +2,8 @@
  *  - the informer's cache follows create / update / delete, and handlers see each once;
  *  - objects deleted while nobody watched disappear on relist (a second informer);
  *  - the list comes in pages no bigger than the client's body cap, stripped and projected;
- *  - read your writes: waiting for the resourceVersion a write (or a delete) answered with
- *    leaves the cache showing it, every time, with no sleep;
+ *  - read your writes: waiting for the resourceVersion a write answered with, or for a
+ *    deleted object's absence, leaves the cache showing it, every time, with no sleep;
  *  - of two candidates one leads; when it stops, the other takes over within seconds;
  *    when a leader vanishes without releasing, the other waits out the lease. */
 #include <setjmp.h>
@@ -190,19 +190,25 @@ static void waiting_for_a_writes_version_shows_it(void **state) {
     assert_string_equal(cp_json_strv(c->json, "data", "v", NULL), v);
     cp_obj_unref(c);
   }
-  /* A ConfigMap's DELETE answers a Status without a version: the collection's version, read
-   * after it (a LIST of one item), is at least the deletion's. */
-  cJSON *gone = NULL, *now = NULL;
+  /* A ConfigMap's DELETE answers a Status without a version: its absence is waited for. */
+  uint64_t before = cp_informer_seen_rv(inf);
+  cJSON *gone = NULL;
   assert_int_equal(cp_kube_delete(kc, &CP_GVR_CONFIGMAPS, ns, "ryw", NULL, &gone, NULL), 0);
   assert_null(cp_json_strv(gone, "metadata", "resourceVersion", NULL));
-  cp_list_opts_t one = {.limit = 1};
-  assert_int_equal(cp_kube_list(kc, &CP_GVR_CONFIGMAPS, ns, &one, &now, NULL), 0);
-  const char *rv = cp_json_strv(now, "metadata", "resourceVersion", NULL);
-  assert_int_equal(cp_informer_wait_rv(inf, rv, 5000), 0);
+  assert_int_equal(cp_informer_wait_gone(inf, key, 5000), 0);
   assert_null(cp_store_get(cp_informer_store(inf), key));
-  assert_true(cp_informer_seen_rv(inf) >= strtoull(rv, NULL, 10));
+  assert_true(cp_informer_seen_rv(inf) > before);
   cJSON_Delete(gone);
-  cJSON_Delete(now);
+  double w0 = mono();
+  assert_int_equal(cp_informer_wait_gone(inf, key, 5000), 0); /* already gone: at once */
+  assert_true(mono() - w0 < 0.1);
+  put_configmap("stays", "1");
+  assert_true(wait_log(&s, "add:stays ", 5));
+  char stays[128];
+  cp_obj_key(ns, "stays", stays, sizeof stays);
+  w0 = mono();
+  assert_int_equal(cp_informer_wait_gone(inf, stays, 300), CP_ETIMEOUT);
+  assert_true(mono() - w0 >= 0.29);
 
   char later[32];
   snprintf(later, sizeof later, "%llu", (unsigned long long)cp_informer_seen_rv(inf) + 1000000);

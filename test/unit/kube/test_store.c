@@ -107,6 +107,8 @@ static void compact_store_reads_like_a_plain_one(void **state) {
   assert_int_equal(cp_store_has_version(&s, "ns/a", "7"), 1);
   assert_int_equal(cp_store_has_version(&s, "ns/a", "8"), 0);
   assert_int_equal(cp_store_has_version(&s, "ns/b", "7"), 0);
+  assert_int_equal(cp_store_has(&s, "ns/a"), 1);
+  assert_int_equal(cp_store_has(&s, "ns/b"), 0);
   /* the stored snapshot is deflated text with its identity copied */
   cp_obj_t *c = cp_obj_compact(g, NULL);
   assert_null(c->json);
