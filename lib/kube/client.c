@@ -1,5 +1,9 @@
 /* One libcurl easy handle per client, one generic call (perform) underneath everything.
  *
+ * Every transfer runs through the client's multi handle (drive), limited to one connection
+ * to the server: a single call and a batch's streams (cp_kube_batch) share that HTTP/2
+ * connection, as the batch's lanes wait to multiplex on it (PIPEWAIT).
+ *
  * perform() builds the URL and headers, takes a token from the optional client-side
  * bucket, runs the transfer and turns the outcome into 0 or a CP_E* code plus a
  * cp_status_t. The response body goes either into a capped cp_buf_t or, for 2xx answers to
@@ -60,8 +64,8 @@ struct cp_kube_client_s {
   double qps, tokens, last; /* token bucket; last = monotonic seconds of last refill */
   int burst;
   char errbuf[CURL_ERROR_SIZE];
-  CURLM *multi;                   /* batches: their own HTTP/2 connection, made lazily */
-  CURL *lanes[CP_KUBE_BATCH_MAX]; /* a batch's transfers, copies of curl */
+  CURLM *multi; /* runs every transfer: its pool holds the client's one connection */
+  CURL *lanes[CP_KUBE_BATCH_MAX]; /* a batch's transfers, copies of curl made when needed */
   char lane_err[CP_KUBE_BATCH_MAX][CURL_ERROR_SIZE];
   cp_metric_t *m_requests, *m_duration; /* NULL without opts.metrics */
   char metric_host[256];                /* host:port of the server, the "host" label */
@@ -489,6 +493,11 @@ int cp_kube_client_new(const cp_kubeconfig_t *cfg, const cp_kube_client_opts_t *
     r = CP_ECONFIG;
     goto fail;
   }
+  r = CP_ENOMEM;
+  if (!(c->multi = curl_multi_init()) ||
+      curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX) != CURLM_OK ||
+      curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L) != CURLM_OK)
+    goto fail;
   *out = c;
   return 0;
 fail:
@@ -499,13 +508,10 @@ fail:
 void cp_kube_client_free(cp_kube_client_t *c) {
   if (!c)
     return;
-  for (size_t i = 0; i < CP_KUBE_BATCH_MAX; i++) {
-    if (c->multi && c->lanes[i])
-      curl_multi_remove_handle(c->multi, c->lanes[i]);
-    curl_easy_cleanup(c->lanes[i]);
-  }
-  curl_multi_cleanup(c->multi);
+  for (size_t i = 0; i < CP_KUBE_BATCH_MAX; i++)
+    curl_easy_cleanup(c->lanes[i]); /* none is in the multi between calls */
   curl_easy_cleanup(c->curl);
+  curl_multi_cleanup(c->multi); /* closes the connection */
   curl_slist_free_all(c->connect_to);
   free(c->base);
   free(c->host_header);
@@ -765,6 +771,37 @@ static int judge(xfer_t *x, CURLcode rc, const char *errbuf, int attempt, cp_sta
   return r;
 }
 
+/* curl_easy_perform, but through the client's multi handle, so h uses the connection the
+ * batches use. */
+static CURLcode drive(cp_kube_client_t *c, CURL *h) {
+  if (curl_multi_add_handle(c->multi, h) != CURLM_OK)
+    return CURLE_FAILED_INIT;
+  CURLcode rc = CURLE_OK;
+  int running = 1, done = 0;
+  while (!done) {
+    if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
+      rc = CURLE_OUT_OF_MEMORY;
+      break;
+    }
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+      if (m->msg == CURLMSG_DONE && m->easy_handle == h) {
+        rc = m->data.result;
+        done = 1;
+      }
+    }
+    if (!done && running == 0) {
+      rc = CURLE_RECV_ERROR; /* not running yet not done: cannot happen */
+      break;
+    }
+    if (!done)
+      curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+  }
+  curl_multi_remove_handle(c->multi, h);
+  return rc;
+}
+
 /* Runs one call with retries; resp receives the body (for 2xx only when not streaming).
  * On failure st is filled; on success it is zeroed. */
 static int perform(cp_kube_client_t *c, const call_t *k, cp_buf_t *resp, cp_status_t *st) {
@@ -783,7 +820,7 @@ static int perform(cp_kube_client_t *c, const call_t *k, cp_buf_t *resp, cp_stat
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
     double t0 = now_s();
-    CURLcode rc = curl_easy_perform(h);
+    CURLcode rc = drive(c, h);
     long code = 0, retry_s = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     if (!x.up || k->timed) /* a watch that started was counted then */
@@ -1067,29 +1104,21 @@ typedef struct lane_s {
   double t0;
 } lane_t;
 
-/* The batch multi handle and its lanes, copies of the client's configured handle that wait
- * for the one connection to say whether it multiplexes (PIPEWAIT) instead of opening more. */
-static int batch_setup(cp_kube_client_t *c) {
-  if (c->multi)
-    return 0;
-  if (!(c->multi = curl_multi_init()))
-    return CP_ENOMEM;
-  bool ok = curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX) == CURLM_OK;
-  ok = ok && curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L) == CURLM_OK;
-  for (size_t i = 0; ok && i < CP_KUBE_BATCH_MAX; i++) {
-    ok = (c->lanes[i] = curl_easy_duphandle(c->curl)) != NULL;
-    ok = ok && curl_easy_setopt(c->lanes[i], CURLOPT_ERRORBUFFER, c->lane_err[i]) == CURLE_OK;
-    ok = ok && curl_easy_setopt(c->lanes[i], CURLOPT_PIPEWAIT, 1L) == CURLE_OK;
+/* Makes lanes 0..n-1 where missing: copies of the client's configured handle that wait for
+ * the one connection to say whether it multiplexes (PIPEWAIT) instead of queueing. */
+static int lanes_ready(cp_kube_client_t *c, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (c->lanes[i])
+      continue;
+    CURL *h = curl_easy_duphandle(c->curl);
+    if (!h || curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->lane_err[i]) != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L) != CURLE_OK) {
+      curl_easy_cleanup(h);
+      return CP_ENOMEM;
+    }
+    c->lanes[i] = h;
   }
-  if (ok)
-    return 0;
-  for (size_t i = 0; i < CP_KUBE_BATCH_MAX; i++) {
-    curl_easy_cleanup(c->lanes[i]);
-    c->lanes[i] = NULL;
-  }
-  curl_multi_cleanup(c->multi);
-  c->multi = NULL;
-  return CP_ENOMEM;
+  return 0;
 }
 
 /* Builds op's request on lane l (handle h). 0, or the error with op->st filled. */
@@ -1243,7 +1272,7 @@ int cp_kube_batch(cp_kube_client_t *c, cp_kube_op_t *ops, size_t n) {
     ops[i].out = NULL;
     memset(&ops[i].st, 0, sizeof ops[i].st);
   }
-  int r = n ? batch_setup(c) : 0;
+  int r = lanes_ready(c, n < CP_KUBE_BATCH_MAX ? n : CP_KUBE_BATCH_MAX);
   for (size_t i = 0; r && i < n; i++) {
     ops[i].rc = r;
     status_msg(&ops[i].st, 0, "out of memory");

@@ -5,12 +5,11 @@
  * call, cp_kube_request, so transport, authentication, caps, retries and error mapping
  * live in one place.
  *
- * Threading: a client owns one libcurl easy handle, reused for keep-alive (and HTTP/2
- * where the server offers it), and, once it sends a batch (cp_kube_batch), a second
- * connection whose HTTP/2 streams carry the batch's writes at once. A client may be used by
- * one thread at a time; threads that work in parallel each make their own client from the
- * shared, immutable cp_kubeconfig_t. The client copies what it needs from the config, so
- * the config may be freed after cp_kube_client_new.
+ * Threading: a client owns one connection, reused for keep-alive, and HTTP/2 where the
+ * server offers it, whose streams then carry a batch's writes at once (cp_kube_batch). A
+ * client may be used by one thread at a time; threads that work in parallel each make their own
+ * client from the shared, immutable cp_kubeconfig_t. The client copies what it needs from the
+ * config, so the config may be freed after cp_kube_client_new.
  *
  * Errors: every call returns 0 or a negative CP_E* code. On failure the optional
  * cp_status_t gets the HTTP code, the metav1.Status reason and message (or libcurl's error
@@ -193,11 +192,11 @@ typedef struct cp_kube_op_s {
 } cp_kube_op_t;
 
 /* Sends n independent writes at once and waits for all of them: they go out together as
- * streams of one HTTP/2 connection (the batch's own, kept between batches) rather than one
- * after another, so n writes cost about one round trip. Each op gets the outcome the single
- * call would have given, 429 and Retry-After retries, the token bucket and the metrics
- * included; an op that fails does not stop the others. Returns 0 when every op succeeded,
- * else the first failed op's rc (in the order given), or CP_EINVAL for bad arguments. */
+ * streams of the client's HTTP/2 connection rather than one after another, so n writes
+ * cost about one round trip. Each op gets the outcome the single call would have given,
+ * 429 and Retry-After retries, the token bucket and the metrics included; an op that fails
+ * does not stop the others. Returns 0 when every op succeeded, else the first failed op's
+ * rc (in the order given), or CP_EINVAL for bad arguments. */
 int cp_kube_batch(cp_kube_client_t *c, cp_kube_op_t *ops, size_t n);
 
 /* --- pure helpers, exported for tests and for the informer --- */
