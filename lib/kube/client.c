@@ -771,34 +771,43 @@ static int judge(xfer_t *x, CURLcode rc, const char *errbuf, int attempt, cp_sta
   return r;
 }
 
+/* Runs the client's multi handle until no transfer is left in it, removing each finished
+ * one and handing it to done. Returns 0, or CP_EIO when libcurl's multi interface failed
+ * (then what is still in it is the caller's to remove). */
+static int pump(cp_kube_client_t *c, void (*done)(CURL *h, CURLcode rc, void *ud), void *ud) {
+  int running = 1;
+  while (running > 0) {
+    if (curl_multi_perform(c->multi, &running) != CURLM_OK)
+      return CP_EIO;
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+      if (m->msg != CURLMSG_DONE)
+        continue;
+      CURL *h = m->easy_handle; /* m is invalid once h is removed */
+      CURLcode rc = m->data.result;
+      curl_multi_remove_handle(c->multi, h);
+      done(h, rc, ud);
+    }
+    if (running > 0)
+      curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+  }
+  return 0;
+}
+
+static void one_done(CURL *h, CURLcode rc, void *ud) {
+  (void)h;
+  *(CURLcode *)ud = rc;
+}
+
 /* curl_easy_perform, but through the client's multi handle, so h uses the connection the
  * batches use. */
 static CURLcode drive(cp_kube_client_t *c, CURL *h) {
   if (curl_multi_add_handle(c->multi, h) != CURLM_OK)
     return CURLE_FAILED_INIT;
-  CURLcode rc = CURLE_OK;
-  int running = 1, done = 0;
-  while (!done) {
-    if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
-      rc = CURLE_OUT_OF_MEMORY;
-      break;
-    }
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
-      if (m->msg == CURLMSG_DONE && m->easy_handle == h) {
-        rc = m->data.result;
-        done = 1;
-      }
-    }
-    if (!done && running == 0) {
-      rc = CURLE_RECV_ERROR; /* not running yet not done: cannot happen */
-      break;
-    }
-    if (!done)
-      curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
-  }
-  curl_multi_remove_handle(c->multi, h);
+  CURLcode rc = CURLE_RECV_ERROR; /* stays if the multi interface fails */
+  if (pump(c, one_done, &rc) != 0)
+    curl_multi_remove_handle(c->multi, h);
   return rc;
 }
 
@@ -895,16 +904,33 @@ int cp__kube_stream(cp_kube_client_t *c, const char *path, const char *query, lo
 /* ---- typed helpers ---- */
 
 /* Builds the path for gvr/ns/name/sub and runs the call; q may be NULL. */
+/* cp_kube_path with the failure said in st. */
+static int object_path(cp_buf_t *path, const cp_gvr_t *gvr, const char *ns, const char *name,
+                       const char *sub, cp_status_t *st) {
+  int r = cp_kube_path(path, gvr, ns, name, sub);
+  if (r)
+    status_msg(st, 0, "invalid resource, namespace, name or subresource");
+  return r;
+}
+
+/* The query of a write: fieldManager=fm (none when NULL), force=true with force. */
+static int write_query(cp_buf_t *q, const char *fm, bool force, cp_status_t *st) {
+  int r = cp_kube_query_add(q, "fieldManager", fm);
+  if (!r && force)
+    r = cp_kube_query_add(q, "force", "true");
+  if (r)
+    status_msg(st, 0, "out of memory");
+  return r;
+}
+
 static int call_object(cp_kube_client_t *c, const char *method, const cp_gvr_t *gvr, const char *ns,
                        const char *name, const char *sub, const cp_buf_t *q,
                        const char *content_type, const char *body, cJSON **out, size_t *got,
                        cp_status_t *st) {
   cp_buf_t path;
   cp_buf_init(&path, 4096);
-  int r = cp_kube_path(&path, gvr, ns, name, sub);
-  if (r)
-    status_msg(st, 0, "invalid resource, namespace, name or subresource");
-  else
+  int r = object_path(&path, gvr, ns, name, sub, st);
+  if (!r)
     r = request(c, method, path.data, q ? q->data : NULL, content_type, body, out, got, st);
   cp_buf_free(&path);
   return r;
@@ -920,12 +946,8 @@ static int send_object(cp_kube_client_t *c, const char *method, const cp_gvr_t *
   }
   cp_buf_t q;
   cp_buf_init(&q, MAX_URL);
-  int r = cp_kube_query_add(&q, "fieldManager", fm);
-  if (!r && force)
-    r = cp_kube_query_add(&q, "force", "true");
-  if (r)
-    status_msg(st, 0, "out of memory");
-  else
+  int r = write_query(&q, fm, force, st);
+  if (!r)
     r = call_object(c, method, gvr, ns, name, sub, &q, content_type, body, out, NULL, st);
   cp_buf_free(&q);
   return r;
@@ -1133,21 +1155,16 @@ static int lane_start(cp_kube_client_t *c, CURL *h, cp_kube_op_t *op, lane_t *l)
     status_msg(st, 0, "invalid batch operation: kind, resource, object, name or field manager");
     return CP_EINVAL;
   }
-  int r = cp_kube_path(&l->path, op->gvr, op->ns, op->kind == CP_KUBE_OP_CREATE ? NULL : op->name,
-                       op->subresource);
-  if (r) {
-    status_msg(st, 0, "invalid resource, namespace, name or subresource");
-    return r;
-  }
-  r = cp_kube_query_add(&l->query, "fieldManager", fm);
-  if (!r && apply && op->force)
-    r = cp_kube_query_add(&l->query, "force", "true");
-  if (!r && !(l->body = cJSON_PrintUnformatted(op->obj)))
+  int r = object_path(&l->path, op->gvr, op->ns, op->kind == CP_KUBE_OP_CREATE ? NULL : op->name,
+                      op->subresource, st);
+  if (!r)
+    r = write_query(&l->query, fm, apply && op->force, st);
+  if (!r && !(l->body = cJSON_PrintUnformatted(op->obj))) {
     r = CP_ENOMEM;
-  if (r) {
     status_msg(st, 0, "out of memory");
-    return r;
   }
+  if (r)
+    return r;
   l->k = (call_t){methods[op->kind],
                   l->path.data,
                   l->query.data,
@@ -1165,17 +1182,35 @@ static int lane_start(cp_kube_client_t *c, CURL *h, cp_kube_op_t *op, lane_t *l)
   return r;
 }
 
-/* A finished transfer of lane i: judged, counted, and its answer kept or sent again. */
-static void lane_done(cp_kube_client_t *c, cp_kube_op_t *op, lane_t *l, size_t i, CURLcode rc,
-                      long *wait_s) {
+/* A round of a batch, for lane_done. */
+typedef struct round_s {
+  cp_kube_client_t *c;
+  cp_kube_op_t *ops;
+  lane_t *lanes;
+  size_t n;
+  long wait_s; /* the longest wait a retried op asked for */
+} round_t;
+
+/* A finished transfer of a lane: judged, counted, and its answer kept or sent again. */
+static void lane_done(CURL *h, CURLcode rc, void *ud) {
+  round_t *rd = ud;
+  cp_kube_client_t *c = rd->c;
+  size_t i = 0;
+  while (i < rd->n && c->lanes[i] != h)
+    i++;
+  if (i == rd->n)
+    return;
+  cp_kube_op_t *op = &rd->ops[i];
+  lane_t *l = &rd->lanes[i];
+  l->added = 0;
   long code = 0, retry_s = 0;
-  curl_easy_getinfo(c->lanes[i], CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
   count_request(c, l->k.method, code, now_s() - l->t0);
   op->rc = judge(&l->x, rc, c->lane_err[i], l->attempt, &op->st, &retry_s);
   if (retry_s > 0) {
     l->pending = 1;
     l->attempt++;
-    *wait_s = retry_s > *wait_s ? retry_s : *wait_s;
+    rd->wait_s = retry_s > rd->wait_s ? retry_s : rd->wait_s;
   } else if (op->rc == 0 && op->want_out && l->resp.len &&
              cp_json_parse(l->resp.data, l->resp.len, c->max_body, &op->out) != 0) {
     op->rc = CP_EPARSE;
@@ -1220,27 +1255,8 @@ static void batch_chunk(cp_kube_client_t *c, cp_kube_op_t *ops, size_t n) {
     }
     if (!busy)
       break;
-    long wait_s = 0;
-    int running = 1;
-    while (running > 0) {
-      if (curl_multi_perform(c->multi, &running) != CURLM_OK)
-        running = 0; /* every lane still in the multi is failed below */
-      CURLMsg *m;
-      int left;
-      while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
-        size_t i = 0;
-        while (i < n && c->lanes[i] != m->easy_handle)
-          i++;
-        if (m->msg != CURLMSG_DONE || i == n)
-          continue;
-        CURLcode rc = m->data.result;
-        curl_multi_remove_handle(c->multi, c->lanes[i]);
-        lanes[i].added = 0;
-        lane_done(c, &ops[i], &lanes[i], i, rc, &wait_s);
-      }
-      if (running > 0)
-        curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
-    }
+    round_t rd = {c, ops, lanes, n, 0};
+    pump(c, lane_done, &rd);
     for (size_t i = 0; i < n; i++) { /* the multi failed: whatever it still holds */
       if (lanes[i].added) {
         curl_multi_remove_handle(c->multi, c->lanes[i]);
@@ -1249,8 +1265,8 @@ static void batch_chunk(cp_kube_client_t *c, cp_kube_op_t *ops, size_t n) {
         status_msg(&ops[i].st, 0, "the batch's transfers failed");
       }
     }
-    if (wait_s > 0)
-      cp__kube_sleep_ms(wait_s * 1000, NULL);
+    if (rd.wait_s > 0)
+      cp__kube_sleep_ms(rd.wait_s * 1000, NULL);
   }
   for (size_t i = 0; i < n; i++) {
     curl_easy_setopt(c->lanes[i], CURLOPT_HTTPHEADER, NULL);
