@@ -441,18 +441,18 @@ static cp_obj_t *cached(cp_ur_controller_t *c, int which, const char *ns, const 
 typedef struct writes_s {
   cp_kube_op_t ops[WRITES_MAX];
   cp_gvr_t gvrs[WRITES_MAX]; /* what ops point to */
-  cJSON *owned[2 * WRITES_MAX];
-  size_t n, nowned;
+  cJSON *bodies[WRITES_MAX]; /* ops[i].obj, owned */
+  size_t n;
 } writes_t;
 
 /* Adds one write of obj (taken: freed with the batch). */
 static int plan_write(writes_t *b, cp_kube_op_kind_t kind, const cp_gvr_t *gvr, const char *ns,
                       cJSON *obj) {
-  if (b->n == WRITES_MAX || b->nowned == 2 * WRITES_MAX) {
+  if (b->n == WRITES_MAX) {
     cJSON_Delete(obj);
     return CP_EINTERNAL;
   }
-  b->owned[b->nowned++] = obj;
+  b->bodies[b->n] = obj;
   b->gvrs[b->n] = *gvr;
   b->ops[b->n] = (cp_kube_op_t){.kind = kind,
                                 .gvr = &b->gvrs[b->n],
@@ -518,10 +518,10 @@ static int send_writes(worker_t *w, writes_t *b, cp_status_t *st) {
 }
 
 static void writes_free(writes_t *b) {
-  for (size_t i = 0; i < b->n; i++)
+  for (size_t i = 0; i < b->n; i++) {
     cJSON_Delete(b->ops[i].out);
-  for (size_t i = 0; i < b->nowned; i++)
-    cJSON_Delete(b->owned[i]);
+    cJSON_Delete(b->bodies[i]);
+  }
   memset(b, 0, sizeof *b);
 }
 
