@@ -174,6 +174,10 @@ write_then_read() { # write_then_read TOKEN METHOD PATH [BODY]: sets code and re
   got=${out#*$'\n'} # and got: the GET's body and, on its last line, its code
 }
 got_state() { sed '$d' <<<"$got" | jq -r .desired.state; }
+cache_kept_up() { # cache_kept_up WHAT: no write so far had to wait out the runtime cache
+  ! grep -q "runtime cache is behind a write" "$logdir/apiserver.log" ||
+    fail "$1 waited out the cache instead of seeing it: $(grep "cache is behind" "$logdir/apiserver.log" | head -3)"
+}
 got_code() { tail -1 <<<"$got"; }
 api GET /api/v1/users/me/runtime "$alice"
 expect 404 "no runtime yet"
@@ -197,8 +201,7 @@ for want in Running Stopped; do
   write_then_read "$alice" PUT /api/v1/users/me/runtime "{\"state\":\"$want\"}"
   [ "$(got_state)" = $want ] || fail "GET right after PUT $want: $got"
 done
-! grep -q "runtime cache is behind a write" "$logdir/apiserver.log" ||
-  fail "a write waited out the cache instead of seeing it: $(grep "cache is behind" "$logdir/apiserver.log" | head -3)"
+cache_kept_up "a write"
 ok "read your writes: a GET on the same connection right after each of 33 writes shows it"
 api GET /api/v1/users/alice/runtime "$alice"
 expect 200 "alice reads her runtime by name"
@@ -685,8 +688,7 @@ expect 200 "bob's runtime again"
 write_then_read "$bob" DELETE /api/v1/users/me/runtime
 expect 200 "delete bob's runtime again"
 [ "$(got_code)" = 404 ] || fail "GET right after DELETE: $got"
-! grep -q "runtime cache is behind a write" "$logdir/apiserver.log" ||
-  fail "the DELETE waited out the cache instead of seeing it: $(grep "cache is behind" "$logdir/apiserver.log" | head -3)"
+cache_kept_up "the DELETE"
 api DELETE "/api/v1/users/me/runtime?wipe=true" "$carol"
 expect 200 "delete carol's runtime with wipe"
 [ "$(js .workspace)" = removed ] || fail "wipe: $resp"

@@ -855,13 +855,28 @@ static double series(cp_metrics_t *reg, const char *prefix) {
   return v;
 }
 
+/* A client of its own whose requests are counted in a new registry (*reg). */
+static cp_kube_client_t *counted_client(cp_metrics_t **reg) {
+  assert_int_equal(cp_metrics_new(reg), 0);
+  cp_kube_client_t *c;
+  cp_kube_client_opts_t o = {.metrics = *reg};
+  assert_int_equal(cp_kube_client_new(cfg, &o, &c), 0);
+  return c;
+}
+
+/* How many requests with verb reg's rest_client_request_duration_seconds observed. */
+static double durations(cp_metrics_t *reg, const char *verb) {
+  char want[512];
+  snprintf(want, sizeof want,
+           "rest_client_request_duration_seconds_count{host=\"%s\",verb=\"%s\"} ",
+           strstr(cfg->server, "://") + 3, verb);
+  return series(reg, want);
+}
+
 static void requests_counted_with_the_codes_the_server_sent(void **state) {
   (void)state;
   cp_metrics_t *reg;
-  assert_int_equal(cp_metrics_new(&reg), 0);
-  cp_kube_client_t *c;
-  cp_kube_client_opts_t o = {.metrics = reg};
-  assert_int_equal(cp_kube_client_new(cfg, &o, &c), 0);
+  cp_kube_client_t *c = counted_client(&reg);
   const char *host = strstr(cfg->server, "://") + 3;
   char want[512];
 #define REQS(code, method)                                                                         \
@@ -880,9 +895,7 @@ static void requests_counted_with_the_codes_the_server_sent(void **state) {
   assert_true(REQS("409", "POST") == 1);
   assert_true(REQS("200", "GET") == 1);
   assert_true(REQS("404", "GET") == 1);
-  snprintf(want, sizeof want,
-           "rest_client_request_duration_seconds_count{host=\"%s\",verb=\"GET\"} ", host);
-  assert_true(series(reg, want) == 2);
+  assert_true(durations(reg, "GET") == 2);
   /* A watch counts once, as its answer starts, and has no duration. */
   char rv[CP_KUBE_RV_MAX];
   list_rv(&CP_GVR_CONFIGMAPS, rv);
@@ -890,7 +903,7 @@ static void requests_counted_with_the_codes_the_server_sent(void **state) {
   cp_watch_opts_t wo = {.field_selector = "metadata.name=nothing", .timeout_seconds = 1};
   assert_int_equal(cp_kube_watch(c, &CP_GVR_CONFIGMAPS, ns, &wo, rv, record, &s, &st), 0);
   assert_true(REQS("200", "GET") == 2);
-  assert_true(series(reg, want) == 2);
+  assert_true(durations(reg, "GET") == 2);
 #undef REQS
   cp_kube_client_free(c);
   cp_metrics_free(reg);
@@ -948,10 +961,7 @@ static int api_connections(void) {
 static void batch_writes_at_once_on_one_connection(void **state) {
   (void)state;
   cp_metrics_t *reg;
-  assert_int_equal(cp_metrics_new(&reg), 0);
-  cp_kube_client_t *c;
-  cp_kube_client_opts_t o = {.metrics = reg};
-  assert_int_equal(cp_kube_client_new(cfg, &o, &c), 0);
+  cp_kube_client_t *c = counted_client(&reg);
   create_cm(c, "b-taken", "old", NULL);
   int before = api_connections(); /* this client's and kc's */
   assert_true(before >= 1);
@@ -993,11 +1003,7 @@ static void batch_writes_at_once_on_one_connection(void **state) {
   }
   int after = api_connections();
   assert_int_equal(after, before);
-  const char *host = strstr(cfg->server, "://") + 3;
-  char want[512];
-  snprintf(want, sizeof want,
-           "rest_client_request_duration_seconds_count{host=\"%s\",verb=\"PATCH\"} ", host);
-  assert_true(series(reg, want) == 9);
+  assert_true(durations(reg, "PATCH") == 9);
 
   /* Again, changed: the same connection carries it. */
   cJSON_Delete(ops[0].out);
