@@ -1,9 +1,14 @@
-/* One mutex and one condition variable guard everything. Ready keys live in a ring
- * buffer with the moment they were queued; `dirty` holds keys that are queued or must be
- * requeued, `active` maps the keys being processed to the moment they were handed out
- * (monotonic nanoseconds in the pointer), `waiting` maps a delayed key to its heap slot,
- * `failures` counts backoffs. Metric children are looked up once, at creation; updating
- * them takes no lock. */
+/* One mutex and one condition variable guard everything. Ready keys live in two ring
+ * buffers, one per class (normal, first), each entry with the moment it was queued and a
+ * sequence number; `dirty` holds keys that are queued or must be requeued, its value the
+ * class and the sequence number of the key's one live ring entry (0 while the key is being
+ * processed). Moving a queued key ahead pushes a new entry to the first ring and leaves the
+ * old one behind: an entry whose number is not its key's in `dirty` is stale and is dropped
+ * when it reaches the head, so no ring is ever searched. `ready` counts live entries.
+ * `active` maps the keys being processed to the moment they were handed out (monotonic
+ * nanoseconds in the pointer), `waiting` maps a delayed key to its heap slot, `failures`
+ * counts backoffs. Metric children are looked up once, at creation; updating them takes no
+ * lock. */
 #include "kube/workqueue.h"
 #include "core/error.h"
 #include "core/map.h"
@@ -19,8 +24,19 @@ _Static_assert(UINTPTR_MAX >= UINT64_MAX, "active keys keep a 64-bit time in a p
 
 typedef struct ring_item_s {
   char *key;
-  double at; /* monotonic seconds when queued */
+  double at;    /* monotonic seconds when queued */
+  uint64_t seq; /* this entry's number; live while dirty holds the same for key */
 } ring_item_t;
+
+typedef struct ring_s {
+  ring_item_t *items;
+  size_t cap, head, count; /* count includes stale entries */
+} ring_t;
+
+enum { CLASS_NORMAL, CLASS_FIRST, CLASSES };
+
+/* How many first-class keys are handed out in a row while normal ones wait. */
+#define FIRST_RUN 8
 
 typedef struct wait_item_s {
   char *key;
@@ -31,8 +47,10 @@ struct cp_workqueue_s {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   cp_workqueue_opts_t o;
-  ring_item_t *ring;
-  size_t ring_cap, head, count;
+  ring_t ring[CLASSES];
+  size_t ready; /* live ring entries: the queue's depth */
+  unsigned run; /* first-class keys handed out in a row while normal ones waited */
+  uint64_t seq; /* last entry number given */
   cp_map_t dirty, active, waiting, failures;
   wait_item_t *heap;
   size_t heap_len, heap_cap;
@@ -88,7 +106,7 @@ static double longest_seconds(void *ud) {
 static double depth(void *ud) {
   cp_workqueue_t *q = ud;
   pthread_mutex_lock(&q->mu);
-  size_t n = q->count;
+  size_t n = q->ready;
   pthread_mutex_unlock(&q->mu);
   return (double)n;
 }
@@ -199,50 +217,116 @@ int cp_workqueue_new(const cp_workqueue_opts_t *opts, cp_workqueue_t **out) {
   return 0;
 }
 
-/* --- ready ring ------------------------------------------------------------------- */
+/* --- ready rings ------------------------------------------------------------------ */
 
-static int ring_push(cp_workqueue_t *q, const char *key) {
-  if (q->count == q->ring_cap) {
-    size_t cap = q->ring_cap ? q->ring_cap * 2 : 64;
-    ring_item_t *r = malloc(cap * sizeof *r);
-    if (!r)
+/* dirty's value for a key: its class, and the number of its live entry (0: none yet). */
+static void *mark(uint64_t seq, int cls) {
+  return (void *)(uintptr_t)(seq << 1 | (uint64_t)cls);
+}
+static int mark_class(void *v) {
+  return (int)((uintptr_t)v & 1);
+}
+static uint64_t mark_seq(void *v) {
+  return (uint64_t)(uintptr_t)v >> 1;
+}
+
+/* Appends a live entry for key to its class's ring and records it in dirty (lock held;
+ * key is in dirty already, so recording it allocates nothing). */
+static int ring_push(cp_workqueue_t *q, const char *key, int cls) {
+  ring_t *r = &q->ring[cls];
+  if (r->count == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 64;
+    ring_item_t *items = malloc(cap * sizeof *items);
+    if (!items)
       return CP_ENOMEM;
-    for (size_t i = 0; i < q->count; i++)
-      r[i] = q->ring[(q->head + i) % q->ring_cap];
-    free(q->ring);
-    q->ring = r;
-    q->ring_cap = cap;
-    q->head = 0;
+    for (size_t i = 0; i < r->count; i++)
+      items[i] = r->items[(r->head + i) % r->cap];
+    free(r->items);
+    r->items = items;
+    r->cap = cap;
+    r->head = 0;
   }
   char *k = strdup(key);
   if (!k)
     return CP_ENOMEM;
-  q->ring[(q->head + q->count) % q->ring_cap] = (ring_item_t){k, now_mono()};
-  q->count++;
+  uint64_t seq = ++q->seq;
+  r->items[(r->head + r->count) % r->cap] = (ring_item_t){k, now_mono(), seq};
+  r->count++;
+  q->ready++;
+  cp_map_put(&q->dirty, key, mark(seq, cls), NULL);
+  pthread_cond_signal(&q->cv);
   return 0;
 }
 
-/* Queues key now (lock held). */
-static int add_locked(cp_workqueue_t *q, const char *key) {
+/* Drops stale entries from the head of ring r; returns whether a live one is at its head. */
+static int ring_live(cp_workqueue_t *q, ring_t *r) {
+  while (r->count) {
+    ring_item_t *it = &r->items[r->head];
+    if (cp_map_has(&q->dirty, it->key) && mark_seq(cp_map_get(&q->dirty, it->key)) == it->seq)
+      return 1;
+    free(it->key);
+    r->head = (r->head + 1) % r->cap;
+    r->count--;
+  }
+  return 0;
+}
+
+/* Takes the live entry a worker gets next (lock held, q->ready > 0): the first class's,
+ * unless FIRST_RUN of those went out in a row while normal keys waited. */
+static ring_item_t ring_take(cp_workqueue_t *q) {
+  int first = ring_live(q, &q->ring[CLASS_FIRST]);
+  int normal = ring_live(q, &q->ring[CLASS_NORMAL]);
+  int cls = first && !(normal && q->run >= FIRST_RUN) ? CLASS_FIRST : CLASS_NORMAL;
+  q->run = cls == CLASS_FIRST && normal ? q->run + 1 : 0;
+  ring_t *r = &q->ring[cls];
+  ring_item_t it = r->items[r->head];
+  r->head = (r->head + 1) % r->cap;
+  r->count--;
+  q->ready--;
+  return it;
+}
+
+/* Puts a taken entry back at the head of its ring (lock held). */
+static void ring_untake(cp_workqueue_t *q, ring_item_t it, int cls) {
+  ring_t *r = &q->ring[cls];
+  r->head = (r->head + r->cap - 1) % r->cap;
+  r->items[r->head] = it;
+  r->count++;
+  q->ready++;
+}
+
+/* Queues key now in class cls (lock held). A key already queued in the normal class is
+ * moved ahead by a first-class add; a key being processed is requeued by done in the
+ * better of the classes it was added with. */
+static int add_locked(cp_workqueue_t *q, const char *key, int cls) {
   if (q->shutdown)
     return CP_ECANCELED;
-  if (cp_map_has(&q->dirty, key))
-    return 0;
-  if (q->count + q->heap_len >= q->o.max_keys)
+  if (cp_map_has(&q->dirty, key)) {
+    void *v = cp_map_get(&q->dirty, key);
+    if (cls <= mark_class(v))
+      return 0;
+    if (cp_map_has(&q->active, key)) {
+      cp_map_put(&q->dirty, key, mark(0, cls), NULL);
+      return 0;
+    }
+    q->ready--; /* its normal entry turns stale as the new one is recorded */
+    int rc = ring_push(q, key, cls);
+    if (rc != 0)
+      q->ready++; /* stays where it was */
+    return rc;
+  }
+  if (q->ready + q->heap_len >= q->o.max_keys)
     return CP_ETOOBIG;
-  if (cp_map_put(&q->dirty, key, NULL, NULL) != 0)
+  if (cp_map_put(&q->dirty, key, mark(0, cls), NULL) != 0)
     return CP_ENOMEM;
   q->adds++;
   cp_metric_child_add(q->m_adds, 1);
   if (cp_map_has(&q->active, key))
     return 0; /* requeued by done */
-  int rc = ring_push(q, key);
-  if (rc != 0) {
+  int rc = ring_push(q, key, cls);
+  if (rc != 0)
     cp_map_del(&q->dirty, key);
-    return rc;
-  }
-  pthread_cond_signal(&q->cv);
-  return 0;
+  return rc;
 }
 
 /* --- delayed heap ------------------------------------------------------------------- */
@@ -284,7 +368,7 @@ static int add_after_locked(cp_workqueue_t *q, const char *key, double delay) {
   if (q->shutdown)
     return CP_ECANCELED;
   if (delay <= 0)
-    return add_locked(q, key);
+    return add_locked(q, key, CLASS_NORMAL);
   double at = now_mono() + delay;
   uintptr_t slot = (uintptr_t)cp_map_get(&q->waiting, key);
   if (slot) {
@@ -294,7 +378,7 @@ static int add_after_locked(cp_workqueue_t *q, const char *key, double delay) {
     }
     return 0;
   }
-  if (q->count + q->heap_len >= q->o.max_keys)
+  if (q->ready + q->heap_len >= q->o.max_keys)
     return CP_ETOOBIG;
   if (q->heap_len == q->heap_cap) {
     size_t cap = q->heap_cap ? q->heap_cap * 2 : 64;
@@ -325,7 +409,8 @@ static double promote_due(cp_workqueue_t *q) {
       q->heap[0] = q->heap[q->heap_len];
       heap_down(q, 0);
     }
-    add_locked(q, it.key); /* on ENOMEM the key is lost; the next resync brings it back */
+    /* on ENOMEM the key is lost; the next resync brings it back */
+    add_locked(q, it.key, CLASS_NORMAL);
     free(it.key);
   }
   return q->heap_len ? q->heap[0].at : INFINITY;
@@ -335,7 +420,14 @@ static double promote_due(cp_workqueue_t *q) {
 
 int cp_workqueue_add(cp_workqueue_t *q, const char *key) {
   pthread_mutex_lock(&q->mu);
-  int rc = add_locked(q, key);
+  int rc = add_locked(q, key, CLASS_NORMAL);
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+int cp_workqueue_add_first(cp_workqueue_t *q, const char *key) {
+  pthread_mutex_lock(&q->mu);
+  int rc = add_locked(q, key, CLASS_FIRST);
   pthread_mutex_unlock(&q->mu);
   return rc;
 }
@@ -391,7 +483,7 @@ int cp_workqueue_get(cp_workqueue_t *q, char **key_out) {
       return CP_ECANCELED;
     }
     double next = promote_due(q);
-    if (q->count)
+    if (q->ready)
       break;
     if (isinf(next)) {
       pthread_cond_wait(&q->cv, &q->mu);
@@ -403,17 +495,14 @@ int cp_workqueue_get(cp_workqueue_t *q, char **key_out) {
       (void)rc; /* ETIMEDOUT or a wake-up: loop and look again */
     }
   }
-  ring_item_t it = q->ring[q->head];
+  ring_item_t it = ring_take(q);
   char *key = it.key;
-  q->head = (q->head + 1) % q->ring_cap;
-  q->count--;
-  cp_map_del(&q->dirty, key);
+  void *v = cp_map_del(&q->dirty, key);
   double now = now_mono();
   if (cp_map_put(&q->active, key, (void *)(uintptr_t)(now * 1e9), NULL) != 0) {
     /* Cannot track it: put it back and report, rather than hand out an untracked key. */
-    q->head = (q->head + q->ring_cap - 1) % q->ring_cap;
-    q->count++;
-    cp_map_put(&q->dirty, key, NULL, NULL);
+    cp_map_put(&q->dirty, key, v, NULL);
+    ring_untake(q, it, mark_class(v));
     pthread_mutex_unlock(&q->mu);
     return CP_ENOMEM;
   }
@@ -429,8 +518,9 @@ void cp_workqueue_done(cp_workqueue_t *q, const char *key) {
   void *since = cp_map_del(&q->active, key);
   if (was_active)
     cp_metric_child_observe(q->m_work_time, now_mono() - active_since(since));
-  if (cp_map_has(&q->dirty, key) && !q->shutdown && ring_push(q, key) == 0)
-    pthread_cond_signal(&q->cv);
+  if (cp_map_has(&q->dirty, key) && !q->shutdown &&
+      ring_push(q, key, mark_class(cp_map_get(&q->dirty, key))) != 0)
+    cp_map_del(&q->dirty, key); /* out of memory: lost, as in promote_due; later adds work */
   pthread_mutex_unlock(&q->mu);
 }
 
@@ -443,7 +533,7 @@ void cp_workqueue_shutdown(cp_workqueue_t *q) {
 
 void cp_workqueue_stats(cp_workqueue_t *q, cp_workqueue_stats_t *st) {
   pthread_mutex_lock(&q->mu);
-  st->depth = q->count;
+  st->depth = q->ready;
   st->waiting = q->heap_len;
   st->active = q->active.len;
   st->adds = q->adds;
@@ -456,9 +546,12 @@ void cp_workqueue_free(cp_workqueue_t *q) {
     return;
   unregister_metrics(q);
   free(q->name);
-  for (size_t i = 0; i < q->count; i++)
-    free(q->ring[(q->head + i) % q->ring_cap].key);
-  free(q->ring);
+  for (int c = 0; c < CLASSES; c++) {
+    ring_t *r = &q->ring[c];
+    for (size_t i = 0; i < r->count; i++)
+      free(r->items[(r->head + i) % r->cap].key);
+    free(r->items);
+  }
   for (size_t i = 0; i < q->heap_len; i++)
     free(q->heap[i].key);
   free(q->heap);

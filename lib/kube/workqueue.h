@@ -15,6 +15,13 @@
  * processed. A key added again while it waits keeps its first time; a key added while it
  * is processed starts waiting when it is requeued by done.
  *
+ * Two classes: keys added with cp_workqueue_add wait in FIFO order behind those added with
+ * cp_workqueue_add_first (also FIFO among themselves), which a controller uses for the
+ * changes a started piece of work waits on (a child's status) so they do not queue behind
+ * every first reconcile and resync. At most 8 first keys are handed out in a row while
+ * normal keys wait, so a stream of them cannot starve the rest. Delayed and rate-limited
+ * keys join the normal class when due.
+ *
  * All functions are thread-safe. Workers block in cp_workqueue_get; due delayed keys are
  * moved to the queue by whichever worker is waiting, so no timer thread is needed.
  */
@@ -53,6 +60,11 @@ int cp_workqueue_new(const cp_workqueue_opts_t *opts, cp_workqueue_t **out);
 /* Queues key now. Returns 0, CP_ECANCELED after shutdown, CP_ETOOBIG past max_keys, or
  * CP_ENOMEM. */
 int cp_workqueue_add(cp_workqueue_t *q, const char *key);
+
+/* Queues key ahead of the keys cp_workqueue_add queued; a key those queued moves ahead (its
+ * queue_duration then counts from the move), one being processed is requeued ahead by done.
+ * Same returns as cp_workqueue_add. */
+int cp_workqueue_add_first(cp_workqueue_t *q, const char *key);
 
 /* Queues key after delay seconds (<= 0 means now). Same returns as cp_workqueue_add. */
 int cp_workqueue_add_after(cp_workqueue_t *q, const char *key, double delay);

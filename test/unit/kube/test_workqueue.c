@@ -171,6 +171,139 @@ static void max_keys_cap_refuses_more(void **state) {
   cp_workqueue_free(q);
 }
 
+/* Gets a key, marks it done and checks it is want. */
+static void expect_next(cp_workqueue_t *q, const char *want) {
+  char *k;
+  assert_int_equal(cp_workqueue_get(q, &k), 0);
+  assert_string_equal(k, want);
+  cp_workqueue_done(q, k);
+  free(k);
+}
+
+static size_t depth_of(cp_workqueue_t *q) {
+  cp_workqueue_stats_t st;
+  cp_workqueue_stats(q, &st);
+  return st.depth;
+}
+
+static void first_keys_go_ahead_of_normal_ones(void **state) {
+  (void)state;
+  cp_workqueue_t *q;
+  assert_int_equal(cp_workqueue_new(NULL, &q), 0);
+  assert_int_equal(cp_workqueue_add(q, "ns/a"), 0);
+  assert_int_equal(cp_workqueue_add(q, "ns/b"), 0);
+  assert_int_equal(cp_workqueue_add_first(q, "ns/x"), 0);
+  assert_int_equal(cp_workqueue_add_first(q, "ns/y"), 0);
+  assert_int_equal(cp_workqueue_add(q, "ns/x"), 0);       /* a normal add does not demote */
+  assert_int_equal(cp_workqueue_add_first(q, "ns/y"), 0); /* nor queue twice */
+  assert_int_equal(depth_of(q), 4);
+  expect_next(q, "ns/x");
+  expect_next(q, "ns/y");
+  expect_next(q, "ns/a");
+  expect_next(q, "ns/b");
+  assert_int_equal(depth_of(q), 0);
+  cp_workqueue_free(q);
+}
+
+static void a_queued_key_moves_ahead_and_is_handed_out_once(void **state) {
+  (void)state;
+  cp_workqueue_t *q;
+  assert_int_equal(cp_workqueue_new(NULL, &q), 0);
+  cp_workqueue_add(q, "ns/a");
+  cp_workqueue_add(q, "ns/b");
+  cp_workqueue_add(q, "ns/c");
+  assert_int_equal(cp_workqueue_add_first(q, "ns/c"), 0);
+  assert_int_equal(depth_of(q), 3);
+  expect_next(q, "ns/c");
+  /* added again (normal) before its old place comes up: it waits behind b, once */
+  cp_workqueue_add(q, "ns/c");
+  expect_next(q, "ns/a");
+  expect_next(q, "ns/b");
+  expect_next(q, "ns/c");
+  assert_int_equal(depth_of(q), 0);
+  cp_workqueue_add(q, "ns/d");
+  expect_next(q, "ns/d");
+  cp_workqueue_free(q);
+}
+
+static void a_key_added_first_while_processed_is_requeued_ahead(void **state) {
+  (void)state;
+  cp_workqueue_t *q;
+  assert_int_equal(cp_workqueue_new(NULL, &q), 0);
+  cp_workqueue_add(q, "ns/a");
+  char *k;
+  assert_int_equal(cp_workqueue_get(q, &k), 0);
+  cp_workqueue_add(q, "ns/b");
+  cp_workqueue_add(q, "ns/a");       /* normal while processed ... */
+  cp_workqueue_add_first(q, "ns/a"); /* ... then first: the better class wins */
+  cp_workqueue_add(q, "ns/c");
+  assert_int_equal(depth_of(q), 2);
+  cp_workqueue_done(q, k);
+  free(k);
+  expect_next(q, "ns/a");
+  expect_next(q, "ns/b");
+  expect_next(q, "ns/c");
+  cp_workqueue_free(q);
+}
+
+static void first_keys_cannot_starve_normal_ones(void **state) {
+  (void)state;
+  cp_workqueue_t *q;
+  assert_int_equal(cp_workqueue_new(NULL, &q), 0);
+  cp_workqueue_add(q, "ns/n1");
+  cp_workqueue_add(q, "ns/n2");
+  char name[32];
+  for (int i = 0; i < 4; i++) {
+    snprintf(name, sizeof name, "ns/f%d", i);
+    cp_workqueue_add_first(q, name);
+  }
+  /* Every first key is added again as soon as it is done: a stream that never ends. Out of
+   * every nine keys handed out, one is normal. */
+  const char *order[20];
+  char *got[20];
+  for (int i = 0; i < 20; i++) {
+    assert_int_equal(cp_workqueue_get(q, &got[i]), 0);
+    order[i] = got[i];
+    if (got[i][3] == 'f')
+      cp_workqueue_add_first(q, got[i]);
+    cp_workqueue_done(q, got[i]);
+  }
+  for (int i = 0; i < 20; i++) {
+    if (i == 8)
+      assert_string_equal(order[i], "ns/n1");
+    else if (i == 17)
+      assert_string_equal(order[i], "ns/n2");
+    else
+      assert_true(order[i][3] == 'f');
+    free(got[i]);
+  }
+  /* no normal key waits: first keys run on without a break */
+  for (int i = 0; i < 12; i++) {
+    char *k;
+    assert_int_equal(cp_workqueue_get(q, &k), 0);
+    assert_true(k[3] == 'f');
+    cp_workqueue_add_first(q, k);
+    cp_workqueue_done(q, k);
+    free(k);
+  }
+  cp_workqueue_free(q);
+}
+
+static void a_moved_key_counts_once_against_the_cap(void **state) {
+  (void)state;
+  cp_workqueue_opts_t o = {.max_keys = 3};
+  cp_workqueue_t *q;
+  assert_int_equal(cp_workqueue_new(&o, &q), 0);
+  assert_int_equal(cp_workqueue_add(q, "a"), 0);
+  assert_int_equal(cp_workqueue_add(q, "b"), 0);
+  assert_int_equal(cp_workqueue_add_first(q, "a"), 0);
+  assert_int_equal(cp_workqueue_add_first(q, "c"), 0);
+  assert_int_equal(cp_workqueue_add_first(q, "d"), CP_ETOOBIG);
+  expect_next(q, "a");
+  assert_int_equal(cp_workqueue_add(q, "d"), 0);
+  cp_workqueue_free(q);
+}
+
 /* The value of the sample whose line starts with prefix (name and labels), or -1. */
 static double sample(cp_metrics_t *reg, const char *prefix) {
   cp_buf_t b;
@@ -245,6 +378,11 @@ int main(void) {
       cmocka_unit_test(shutdown_wakes_blocked_workers),
       cmocka_unit_test(max_keys_cap_refuses_more),
       cmocka_unit_test(metrics_follow_keys_through_the_queue),
+      cmocka_unit_test(first_keys_go_ahead_of_normal_ones),
+      cmocka_unit_test(a_queued_key_moves_ahead_and_is_handed_out_once),
+      cmocka_unit_test(a_key_added_first_while_processed_is_requeued_ahead),
+      cmocka_unit_test(first_keys_cannot_starve_normal_ones),
+      cmocka_unit_test(a_moved_key_counts_once_against_the_cap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
