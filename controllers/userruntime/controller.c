@@ -31,6 +31,7 @@
 #include "json/json.h"
 #include "kube/client.h"
 #include "kube/informer.h"
+#include "kube/rv.h"
 #include "log/log.h"
 #include "userruntime/cache.h"
 #include "userruntime/drift.h"
@@ -102,6 +103,8 @@ typedef struct memo_s {
   long restarts;        /* the count we last wrote: the cache may not have caught up with it */
   double hibernated_at; /* wall time we hibernated it; 0: not hibernated by us */
   int hidden_pod;       /* the pod exists but had left the cache (a label removed) */
+  uint64_t status_rv;   /* resourceVersion our last status write returned (0: none known) */
+  uint64_t status_said; /* cp_ur_status_digest of that status */
 } memo_t;
 
 /* What a runtime keeps of its memo between reconciles: the numbers, and the three texts
@@ -110,6 +113,7 @@ typedef struct memo_s {
  * 10,000 runtimes. */
 typedef struct memo_kept_s {
   double created_at, next_create, hibernated_at;
+  uint64_t status_rv, status_said;
   long restarts;
   unsigned failures;
   unsigned char known, pod_expected, awaiting_pod, hidden_pod;
@@ -381,6 +385,16 @@ static void record_event(worker_t *w, const cJSON *ur, const char *type, const c
 
 /* --- memo ------------------------------------------------------------------------------ */
 
+/* Whether our last status write already says st while the cache has not caught up with it
+ * (the runtime's cached resourceVersion is older than the one that write returned): a
+ * child's event can bring the runtime back before the watch brings the write, and
+ * comparing with the cache alone would write the same status again. */
+static int said_already(const memo_t *m, const cp_obj_t *ur, const cp_ur_status_t *st) {
+  uint64_t cached;
+  return m->status_rv && cp_kube_rv_parse(ur->resource_version, &cached) == 0 &&
+         cached < m->status_rv && m->status_said == cp_ur_status_digest(st);
+}
+
 static memo_kept_t *memo_get(cp_ur_controller_t *c, const char *key) {
   memo_kept_t *m = cp_map_get(&c->memo, key);
   if (!m && (m = calloc(1, sizeof *m)) != NULL && cp_map_put(&c->memo, key, m, NULL) != 0) {
@@ -407,7 +421,9 @@ static void memo_load(const memo_kept_t *k, memo_t *m) {
                 .next_create = k->next_create,
                 .restarts = k->restarts,
                 .hibernated_at = k->hibernated_at,
-                .hidden_pod = k->hidden_pod};
+                .hidden_pod = k->hidden_pod,
+                .status_rv = k->status_rv,
+                .status_said = k->status_said};
   if (k->texts) {
     const char *t = k->texts;
     cp_str_copy(m->deleted_uid, sizeof m->deleted_uid, t);
@@ -430,6 +446,8 @@ static void memo_keep(memo_kept_t *k, const memo_t *m) {
   k->next_create = m->next_create;
   k->restarts = m->restarts;
   k->hibernated_at = m->hibernated_at;
+  k->status_rv = m->status_rv;
+  k->status_said = m->status_said;
   size_t a = strlen(m->deleted_uid), b = strlen(m->fail_reason), n = strlen(m->fail_message);
   if (a + b + n == 0) {
     free(k->texts);
@@ -1047,7 +1065,7 @@ static int reconcile(worker_t *w, const char *key, double *requeue_after) {
     goto done_memo;
 
 status:
-  if (!cp_ur_status_matches(ur, &r.st)) {
+  if (!cp_ur_status_matches(ur, &r.st) && !said_already(&r.memo, uro, &r.st)) {
     const char *before = cp_json_strv(cp_ur_condition(ur, "Degraded"), "reason", NULL);
     if (r.st.degraded.status && strcmp(r.st.degraded.status, "True") == 0 &&
         (!before || strcmp(before, r.st.degraded.reason) != 0) && r.st.phase &&
@@ -1059,8 +1077,17 @@ status:
       record_event(w, ur, "Normal", "Ready", "the runtime is ready");
     cp_log_debug("writing status", "key", key, "phase", r.st.phase, "ready", r.st.ready.reason,
                  "degraded", r.st.degraded.reason, "resourceVersion", uro->resource_version, NULL);
-    cJSON *body = cp_ur_status_body(ur, &r.st, cp_time_now());
-    rc = body ? apply(w, &UR_GVR, r.ns, r.name, "status", body, &api) : CP_ENOMEM;
+    cJSON *body = cp_ur_status_body(ur, &r.st, cp_time_now()), *out = NULL;
+    rc = body ? count(c, "PATCH",
+                      cp_kube_apply(w->kc, &UR_GVR, r.ns, r.name, "status", body,
+                                    CP_UR_FIELD_MANAGER, true, &out, &api),
+                      &api)
+              : CP_ENOMEM;
+    r.memo.status_rv = 0;
+    if (rc == 0 && cp_kube_rv_parse(cp_json_strv(out, "metadata", "resourceVersion", NULL),
+                                    &r.memo.status_rv) == 0)
+      r.memo.status_said = cp_ur_status_digest(&r.st);
+    cJSON_Delete(out);
     cJSON_Delete(body);
   }
 done_memo:

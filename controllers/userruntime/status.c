@@ -148,6 +148,39 @@ int cp_ur_status_matches(const cJSON *ur, const cp_ur_status_t *st) {
          cond_matches(ur, "Degraded", &st->degraded, st->observed_generation);
 }
 
+/* FNV-1a over s and its terminating NUL (so "ab","c" and "a","bc" differ); NULL as "\1". */
+static uint64_t mix(uint64_t h, const char *s) {
+  const unsigned char *p = (const unsigned char *)(s ? s : "\1");
+  do {
+    h = (h ^ *p) * 0x100000001b3ULL;
+  } while (*p++);
+  return h;
+}
+
+static uint64_t mix_num(uint64_t h, long v) {
+  char n[24];
+  snprintf(n, sizeof n, "%ld", v);
+  return mix(h, n);
+}
+
+uint64_t cp_ur_status_digest(const cp_ur_status_t *st) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  h = mix(h, st->phase);
+  h = mix(h, st->message);
+  h = mix(h, st->pod_name);
+  h = mix(h, st->endpoint);
+  h = mix(h, st->started_at);
+  h = mix_num(h, st->restarts);
+  h = mix_num(h, st->observed_generation);
+  const cp_ur_cond_t *conds[] = {&st->ready, &st->progressing, &st->degraded};
+  for (size_t i = 0; i < sizeof conds / sizeof *conds; i++) {
+    h = mix(h, conds[i]->status);
+    h = mix(h, conds[i]->reason);
+    h = mix(h, conds[i]->message);
+  }
+  return h;
+}
+
 static void add_cond(cJSON *arr, const cJSON *ur, const char *type, const cp_ur_cond_t *c, long gen,
                      const char *now) {
   const cJSON *have = cp_ur_condition(ur, type);

@@ -11,6 +11,7 @@
 #define CP_CONTROLLERS_USERRUNTIME_STATUS_H
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 
 typedef enum cp_pod_state_e {
   CP_POD_NONE,        /* no pod */
@@ -52,6 +53,12 @@ typedef struct cp_ur_status_s {
 /* 1 if ur's status already says everything st says (conditions by type, status, reason,
  * message, observedGeneration; the scalar fields), else 0. */
 int cp_ur_status_matches(const cJSON *ur, const cp_ur_status_t *st);
+
+/* A 64-bit digest of everything cp_ur_status_matches compares (FNV-1a): two statuses
+ * with the same digest say the same thing. The controller keeps the digest of the status
+ * it last wrote, so a reconcile that runs before the cache shows that write does not write
+ * it again. */
+uint64_t cp_ur_status_digest(const cp_ur_status_t *st);
 
 /* Builds {apiVersion, kind, metadata{name,namespace}, status{...}} for a status apply.
  * Conditions whose status is unchanged keep their lastTransitionTime; others get now.

@@ -141,11 +141,36 @@ static void generation_change_needs_a_write(void **state) {
   cJSON_Delete(ur);
 }
 
+static void digest_tells_statuses_apart(void **state) {
+  (void)state;
+  cp_ur_status_t a = running(), b = running();
+  assert_true(cp_ur_status_digest(&a) == cp_ur_status_digest(&b));
+  b.ready = (cp_ur_cond_t){"False", "PodPending", "the pod is pending"};
+  assert_true(cp_ur_status_digest(&a) != cp_ur_status_digest(&b));
+  b = running();
+  b.restarts = a.restarts + 1;
+  assert_true(cp_ur_status_digest(&a) != cp_ur_status_digest(&b));
+  b = running();
+  b.observed_generation = a.observed_generation + 1;
+  assert_true(cp_ur_status_digest(&a) != cp_ur_status_digest(&b));
+  b = running();
+  b.degraded.status = NULL; /* left alone is not the same as False */
+  assert_true(cp_ur_status_digest(&a) != cp_ur_status_digest(&b));
+  /* where one text ends and the next begins matters */
+  cp_ur_status_t c = running(), d = running();
+  snprintf(c.pod_name, sizeof c.pod_name, "ab");
+  snprintf(c.endpoint, sizeof c.endpoint, "c");
+  snprintf(d.pod_name, sizeof d.pod_name, "a");
+  snprintf(d.endpoint, sizeof d.endpoint, "bc");
+  assert_true(cp_ur_status_digest(&c) != cp_ur_status_digest(&d));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(classifies_pods),
       cmocka_unit_test(unchanged_status_needs_no_write_and_keeps_times),
       cmocka_unit_test(generation_change_needs_a_write),
+      cmocka_unit_test(digest_tells_statuses_apart),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
