@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Controller at scale, on the local control plane (not a ctest test; run it by hand, on a
 # fresh cluster with enough kwok nodes, e.g. CLAWPLANE_NODES=20 for 1,000 runtimes; for
-# 10,000, CLAWPLANE_NODES=200 CLAWPLANE_KCM_QPS=400 and CP_BENCH_FLOOR=0, see below):
+# 10,000, CLAWPLANE_NODES=200 CLAWPLANE_KCM_QPS=400 CLAWPLANE_VOLUME_BINDING=0 and
+# CP_BENCH_FLOOR=0, see below; CLAWPLANE_VOLUME_BINDING=0 takes kube-controller-manager's
+# PV binder, one claim at a time and 2-3 a second once thousands exist, out of both the
+# convergence and the floor: claims stay Pending and pods run without waiting for them):
 #   hack/local-cluster up
 #   CP_BUILD_DIR=build/default CP_SOURCE_DIR=$PWD hack/local-cluster exec test/bench/controller_scale.sh [N] [STEADY_SECONDS]
 # Creates N UserRuntimes at once (default 100) and prints, each line starting "result:":
