@@ -22,6 +22,21 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Gets a key, marks it done and checks it is want. */
+static void expect_next(cp_workqueue_t *q, const char *want) {
+  char *k;
+  assert_int_equal(cp_workqueue_get(q, &k), 0);
+  assert_string_equal(k, want);
+  cp_workqueue_done(q, k);
+  free(k);
+}
+
+static size_t depth_of(cp_workqueue_t *q) {
+  cp_workqueue_stats_t st;
+  cp_workqueue_stats(q, &st);
+  return st.depth;
+}
+
 static void dedups_and_keeps_fifo_order(void **state) {
   (void)state;
   cp_workqueue_t *q;
@@ -29,18 +44,9 @@ static void dedups_and_keeps_fifo_order(void **state) {
   assert_int_equal(cp_workqueue_add(q, "ns/a"), 0);
   assert_int_equal(cp_workqueue_add(q, "ns/b"), 0);
   assert_int_equal(cp_workqueue_add(q, "ns/a"), 0);
-  cp_workqueue_stats_t st;
-  cp_workqueue_stats(q, &st);
-  assert_int_equal(st.depth, 2);
-  char *k;
-  assert_int_equal(cp_workqueue_get(q, &k), 0);
-  assert_string_equal(k, "ns/a");
-  cp_workqueue_done(q, k);
-  free(k);
-  assert_int_equal(cp_workqueue_get(q, &k), 0);
-  assert_string_equal(k, "ns/b");
-  cp_workqueue_done(q, k);
-  free(k);
+  assert_int_equal(depth_of(q), 2);
+  expect_next(q, "ns/a");
+  expect_next(q, "ns/b");
   cp_workqueue_free(q);
 }
 
@@ -58,12 +64,8 @@ static void key_added_while_processing_is_requeued_after_done(void **state) {
   assert_int_equal(st.active, 1);
   cp_workqueue_done(q, k);
   free(k);
-  cp_workqueue_stats(q, &st);
-  assert_int_equal(st.depth, 1);
-  assert_int_equal(cp_workqueue_get(q, &k), 0);
-  assert_string_equal(k, "ns/a");
-  cp_workqueue_done(q, k);
-  free(k);
+  assert_int_equal(depth_of(q), 1);
+  expect_next(q, "ns/a");
   cp_workqueue_free(q);
 }
 
@@ -171,21 +173,6 @@ static void max_keys_cap_refuses_more(void **state) {
   cp_workqueue_free(q);
 }
 
-/* Gets a key, marks it done and checks it is want. */
-static void expect_next(cp_workqueue_t *q, const char *want) {
-  char *k;
-  assert_int_equal(cp_workqueue_get(q, &k), 0);
-  assert_string_equal(k, want);
-  cp_workqueue_done(q, k);
-  free(k);
-}
-
-static size_t depth_of(cp_workqueue_t *q) {
-  cp_workqueue_stats_t st;
-  cp_workqueue_stats(q, &st);
-  return st.depth;
-}
-
 static void first_keys_go_ahead_of_normal_ones(void **state) {
   (void)state;
   cp_workqueue_t *q;
@@ -259,22 +246,20 @@ static void first_keys_cannot_starve_normal_ones(void **state) {
   }
   /* Every first key is added again as soon as it is done: a stream that never ends. Out of
    * every nine keys handed out, one is normal. */
-  const char *order[20];
   char *got[20];
   for (int i = 0; i < 20; i++) {
     assert_int_equal(cp_workqueue_get(q, &got[i]), 0);
-    order[i] = got[i];
     if (got[i][3] == 'f')
       cp_workqueue_add_first(q, got[i]);
     cp_workqueue_done(q, got[i]);
   }
   for (int i = 0; i < 20; i++) {
     if (i == 8)
-      assert_string_equal(order[i], "ns/n1");
+      assert_string_equal(got[i], "ns/n1");
     else if (i == 17)
-      assert_string_equal(order[i], "ns/n2");
+      assert_string_equal(got[i], "ns/n2");
     else
-      assert_true(order[i][3] == 'f');
+      assert_true(got[i][3] == 'f');
     free(got[i]);
   }
   /* no normal key waits: first keys run on without a break */
