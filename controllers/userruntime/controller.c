@@ -332,9 +332,11 @@ static int count(cp_ur_controller_t *c, const char *method, int rc, const cp_sta
   return rc;
 }
 
+/* Server-side apply under the controller's field manager, counted; out (may be NULL) gets
+ * the object the server returned (the caller's to free). */
 static int apply(worker_t *w, const cp_gvr_t *gvr, const char *ns, const char *name,
-                 const char *sub, const cJSON *obj, cp_status_t *st) {
-  int rc = cp_kube_apply(w->kc, gvr, ns, name, sub, obj, CP_UR_FIELD_MANAGER, true, NULL, st);
+                 const char *sub, const cJSON *obj, cJSON **out, cp_status_t *st) {
+  int rc = cp_kube_apply(w->kc, gvr, ns, name, sub, obj, CP_UR_FIELD_MANAGER, true, out, st);
   return count(w->c, "PATCH", rc, st);
 }
 
@@ -640,7 +642,7 @@ static int restore_hidden_pod(rec_t *r, const cJSON *desired, cp_status_t *api, 
     return 0;
   cp_log_info("repairing a hand edit", "kind", "Pod", "namespace", r->ns, "name", r->name, "field",
               "metadata/labels", NULL);
-  *rc = apply(r->w, &CP_GVR_PODS, r->ns, r->name, NULL, desired, api);
+  *rc = apply(r->w, &CP_GVR_PODS, r->ns, r->name, NULL, desired, NULL, api);
   r->memo.hidden_pod = 1;
   r->memo.awaiting_pod = 1;
   r->memo.created_at = cp_time_mono();
@@ -816,7 +818,7 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
       set_cond(&r->st.degraded, "True", r->memo.fail_reason, r->memo.fail_message);
       break;
     }
-    rc = apply(r->w, &CP_GVR_PODS, r->ns, r->name, NULL, desired, api);
+    rc = apply(r->w, &CP_GVR_PODS, r->ns, r->name, NULL, desired, NULL, api);
     if (rc == 0) {
       r->memo.pod_expected = 1;
       r->memo.awaiting_pod = 1;
@@ -871,7 +873,7 @@ static int reconcile_pod(rec_t *r, const cJSON *profile, const cp_desired_effect
     if (meta) {
       cp_log_info("repairing a hand edit", "kind", "Pod", "namespace", r->ns, "name", r->name,
                   "field", meta, "resourceVersion", pod->resource_version, NULL);
-      if ((rc = apply(r->w, &CP_GVR_PODS, r->ns, r->name, NULL, desired, api)) != 0)
+      if ((rc = apply(r->w, &CP_GVR_PODS, r->ns, r->name, NULL, desired, NULL, api)) != 0)
         break;
     }
     if (obs.state == CP_POD_READY) {
@@ -1078,11 +1080,7 @@ status:
     cp_log_debug("writing status", "key", key, "phase", r.st.phase, "ready", r.st.ready.reason,
                  "degraded", r.st.degraded.reason, "resourceVersion", uro->resource_version, NULL);
     cJSON *body = cp_ur_status_body(ur, &r.st, cp_time_now()), *out = NULL;
-    rc = body ? count(c, "PATCH",
-                      cp_kube_apply(w->kc, &UR_GVR, r.ns, r.name, "status", body,
-                                    CP_UR_FIELD_MANAGER, true, &out, &api),
-                      &api)
-              : CP_ENOMEM;
+    rc = body ? apply(w, &UR_GVR, r.ns, r.name, "status", body, &out, &api) : CP_ENOMEM;
     r.memo.status_rv = 0;
     if (rc == 0 && cp_kube_rv_parse(cp_json_strv(out, "metadata", "resourceVersion", NULL),
                                     &r.memo.status_rv) == 0)

@@ -258,11 +258,12 @@ static int ring_push(cp_workqueue_t *q, const char *key, int cls) {
   return 0;
 }
 
-/* Drops stale entries from the head of ring r; returns whether a live one is at its head. */
+/* Drops stale entries from the head of ring r; returns whether a live one is at its head.
+ * An entry's number is never 0, so a key gone from dirty (read as 0) is stale too. */
 static int ring_live(cp_workqueue_t *q, ring_t *r) {
   while (r->count) {
     ring_item_t *it = &r->items[r->head];
-    if (cp_map_has(&q->dirty, it->key) && mark_seq(cp_map_get(&q->dirty, it->key)) == it->seq)
+    if (mark_seq(cp_map_get(&q->dirty, it->key)) == it->seq)
       return 1;
     free(it->key);
     r->head = (r->head + 1) % r->cap;
