@@ -7,7 +7,8 @@
 # convergence and the floor: claims stay Pending and pods run without waiting for them):
 #   hack/local-cluster up
 #   CP_BUILD_DIR=build/default CP_SOURCE_DIR=$PWD hack/local-cluster exec test/bench/controller_scale.sh [N] [STEADY_SECONDS]
-# Creates N UserRuntimes at once (default 100) and prints, each line starting "result:":
+# Creates N UserRuntimes at once (default 100) and prints, each line starting "result:" and
+# each phase as soon as it is measured (a run stopped part way keeps what it had):
 #   - convergence: seconds until all N are Ready (kubectl-visible condition), the mean
 #     reconcile time and each runtime's time from creation to Ready (median, p90, max);
 #   - the controller's RSS with no runtime and with N (so bytes per runtime, with its
@@ -92,8 +93,16 @@ ready_count() {
 }
 polls=0
 poll_every=$((n >= 5000 ? 5 : 1)) # a LIST of 10,000 runtimes is itself tens of MB
-wait_ready() { # wait_ready <namespace> <resource> <count>: a LIST every poll_every seconds
-  until [ "$(ready_count "$1" "$2")" -ge "$3" ]; do
+# wait_ready <namespace> <resource> <count>: a LIST every poll_every seconds, and a line of
+# progress each minute (a run stopped part way still says how far it got, and when).
+wait_ready() {
+  local t c next=60
+  t=$(now)
+  until c=$(ready_count "$1" "$2") && [ "$c" -ge "$3" ]; do
+    if [ "$(echo "$(since "$t") >= $next" | bc)" = 1 ]; then
+      say "$1: $c of $3 $2 Ready after ${next}s"
+      next=$((next + 60))
+    fi
     polls=$((polls + 1))
     sleep "$poll_every"
   done
@@ -184,6 +193,14 @@ to_ready=$(kubectl -n "$ns" get ur -o json | jq -r '[.items[] |
   ((.status.conditions[] | select(.type == "Ready") | .lastTransitionTime | fromdateiso8601) -
    (.metadata.creationTimestamp | fromdateiso8601))] | sort |
   "median=\(.[length / 2 | floor]) p90=\(.[length * 9 / 10 | floor]) max=\(.[-1])"')
+conv_delta=$(api_delta "$a0" "$a1")
+# Each phase prints its figures as soon as it has them: a run stopped later keeps them.
+printf 'result: runtimes=%d workers=%d qps=%s resync_seconds=%s convergence_seconds=%s cpu_seconds_convergence=%s\n' \
+  "$n" "$workers" "$qps" "$resync" "$conv" "$(echo "$cpu1 - $cpu0" | bc)"
+printf 'result: reconcile_seconds_avg=%s time_to_ready_seconds %s\n' "$reconcile_avg" "$to_ready"
+printf 'result: apiserver requests during convergence (verb resource count; %d of the LISTs on userruntimes are the bench polling):\n' "$conv_polls"
+sed 's/^/result:   /' <<<"$conv_delta"
+printf 'result: apiserver requests by verb during convergence: %s\n' "$(by_verb <<<"$conv_delta")"
 
 sleep 5 # let the last status writes land in the caches
 rv_before=$(kubectl -n "$ns" get ur -o jsonpath='{range .items[*]}{.metadata.resourceVersion}{" "}{end}')
@@ -199,7 +216,6 @@ rv_after=$(kubectl -n "$ns" get ur -o jsonpath='{range .items[*]}{.metadata.reso
 rssn=$(rss_kb "$ctl_pid" VmRSS)
 peak=$(rss_kb "$ctl_pid" VmHWM)
 cpu2=$(cpu_s "$ctl_pid")
-conv_delta=$(api_delta "$a0" "$a1")
 # What each cache holds (the controller's gauges): objects, bytes held (deflated) and the
 # JSON text they stand for, per runtime.
 cache_sizes=$(curl -fsS "http://127.0.0.1:$ctl_port/metrics" | awk -v n="$n" '
@@ -211,6 +227,11 @@ cache_sizes=$(curl -fsS "http://127.0.0.1:$ctl_port/metrics" | awk -v n="$n" '
           printf "%s objects=%d bytes=%d bytes_per_runtime=%d text_bytes_per_runtime=%d\n", k, o[k], b[k], b[k] / n, x[k] / n }
         printf "total bytes_per_runtime=%d text_bytes_per_runtime=%d\n", t / n, tx / n }' | sort)
 steady_api_writes=$(api_delta "$a2" "$a3" | api_writes)
+printf 'result: rss_none_kb=%d rss_n_kb=%d bytes_per_runtime=%d peak_rss_kb=%d cpu_seconds_total=%s\n' \
+  "$rss0" "$rssn" "$(((rssn - rss0) * 1024 / n))" "$peak" "$cpu2"
+sed 's/^/result: cache /' <<<"$cache_sizes"
+printf 'result: steady_seconds=%d reconciles=%d controller_writes=%d apiserver_writes=%d userruntimes_unchanged=%s\n' \
+  "$steady" "$((r1 - r0))" "$((w1 - w0))" "$steady_api_writes" "$([ "$rv_before" = "$rv_after" ] && echo yes || echo no)"
 
 say "restart"
 kill "$ctl_pid"
@@ -226,23 +247,14 @@ kill "$ctl_pid"
 wait "$ctl_pid" 2>/dev/null || true
 list_floor=$(list_floor "$ns" "$page")
 
-floor=skipped nobj=0 created=- floor_counts=""
-[ "$with_floor" != 0 ] && run_floor "$ns"
-
-printf '\n'
-printf 'result: runtimes=%d workers=%d qps=%s convergence_seconds=%s floor_seconds=%s ratio=%s floor_objects=%d floor_created_seconds=%s floor_clients=%d\n' \
-  "$n" "$workers" "$qps" "$conv" "$floor" "$([ "$floor" = skipped ] && echo - || echo "scale=2; $conv / $floor" | bc)" "$nobj" "$created" "$floor_par"
-printf 'result: rss_none_kb=%d rss_n_kb=%d bytes_per_runtime=%d peak_rss_kb=%d cpu_seconds_convergence=%s cpu_seconds_total=%s\n' \
-  "$rss0" "$rssn" "$(((rssn - rss0) * 1024 / n))" "$peak" "$(echo "$cpu1 - $cpu0" | bc)" "$cpu2"
-printf 'result: reconcile_seconds_avg=%s time_to_ready_seconds %s\n' "$reconcile_avg" "$to_ready"
-sed 's/^/result: cache /' <<<"$cache_sizes"
-printf 'result: apiserver requests during convergence (verb resource count; %d of the LISTs on userruntimes are the bench polling):\n' "$conv_polls"
-sed 's/^/result:   /' <<<"$conv_delta"
-printf 'result: apiserver requests by verb during convergence: %s\n' "$(by_verb <<<"$conv_delta")"
-printf 'result: apiserver requests by verb for the floor: %s\n' "$(by_verb <<<"$floor_counts")"
-printf 'result: steady_seconds=%d reconciles=%d controller_writes=%d apiserver_writes=%d userruntimes_unchanged=%s\n' \
-  "$steady" "$((r1 - r0))" "$((w1 - w0))" "$steady_api_writes" "$([ "$rv_before" = "$rv_after" ] && echo yes || echo no)"
 printf 'result: restart_to_synced_seconds=%s restart_cpu_seconds_to_synced=%s list_floor_seconds=%s restart_to_first_pass_seconds=%s restart_writes=%d restart_apiserver_writes=%d restart_peak_rss_kb=%d restart_rss_kb=%d\n' \
   "$synced" "$synced_cpu" "$list_floor" "$first_pass" "$restart_writes" "$restart_api_writes" "$restart_peak" "$restart_rss"
+
+if [ "$with_floor" != 0 ]; then
+  run_floor "$ns"
+  printf 'result: convergence_seconds=%s floor_seconds=%s ratio=%s floor_objects=%d floor_created_seconds=%s floor_clients=%d\n' \
+    "$conv" "$floor" "$(echo "scale=2; $conv / $floor" | bc)" "$nobj" "$created" "$floor_par"
+  printf 'result: apiserver requests by verb for the floor: %s\n' "$(by_verb <<<"$floor_counts")"
+fi
 [ $((w1 - w0)) = 0 ] || fail "the controller wrote $((w1 - w0)) times at steady state"
 [ "$restart_writes" = 0 ] || fail "the controller wrote $restart_writes times after a restart"
