@@ -198,7 +198,9 @@ conv_delta=$(api_delta "$a0" "$a1")
 printf 'result: runtimes=%d workers=%d qps=%s resync_seconds=%s convergence_seconds=%s cpu_seconds_convergence=%s\n' \
   "$n" "$workers" "$qps" "$resync" "$conv" "$(echo "$cpu1 - $cpu0" | bc)"
 printf 'result: reconcile_seconds_avg=%s time_to_ready_seconds %s\n' "$reconcile_avg" "$to_ready"
-printf 'result: apiserver requests during convergence (verb resource count; %d of the LISTs on userruntimes are the bench polling):\n' "$conv_polls"
+# (kubectl pages its LISTs by 500: each poll of N runtimes is ceil(N / 500) LIST requests)
+printf 'result: apiserver requests during convergence (verb resource count; %d of the LISTs on userruntimes are the bench polling, %d polls):\n' \
+  "$((conv_polls * ((n + 499) / 500)))" "$conv_polls"
 sed 's/^/result:   /' <<<"$conv_delta"
 printf 'result: apiserver requests by verb during convergence: %s\n' "$(by_verb <<<"$conv_delta")"
 
