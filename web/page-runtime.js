@@ -66,11 +66,8 @@ function steps(rt) {
   }));
 }
 
-// Where the runtime opens, as the controller published it (status.url): only an http(s)
-// address, and none when the controller publishes no routes.
-export function runtimeURL(observed) {
-  const u = observed && observed.url;
-  return typeof u === 'string' && /^https?:\/\//.test(u) ? u : '';
+export function runtimeURL(user) {
+  return `${location.protocol}//${user}.${location.host}/`;
 }
 
 function resourcesText(r) {
@@ -97,7 +94,7 @@ export async function render(root, {me, params}) {
   // them listen, so an early click waits instead of doing nothing.
   const startBtn = h('button', {type: 'button', id: 'rt-start', disabled: true}, 'Start');
   const stopBtn = h('button', {type: 'button', class: 'secondary', id: 'rt-stop', disabled: true}, 'Stop');
-  const open = h('a', {class: 'button', id: 'rt-open', target: '_blank', rel: 'noopener', hidden: true}, 'Open');
+  const open = h('a', {class: 'button', id: 'rt-open', target: '_blank', rel: 'noopener', href: runtimeURL(user)}, 'Open');
   let rt = null;
 
   const settings = h('section', {class: 'card', 'aria-labelledby': 'rt-settings'});
@@ -117,7 +114,6 @@ export async function render(root, {me, params}) {
     }
     const o = rt.observed || {};
     const d = rt.desired || {};
-    const href = runtimeURL(o);
     const phase = o.phase || 'Pending';
     const readyWord = o.ready === 'True' ? 'Ready' : 'Not ready';
     status.append(
@@ -132,7 +128,6 @@ export async function render(root, {me, params}) {
         ['Started', fmtTime(o.startedAt)],
         ['Last activity', fmtTime(o.lastActivityTime)],
         ['Restarts', String(o.restarts || 0)],
-        href ? ['Address', href] : null,
         o.message ? ['Message', o.message] : null,
       ]),
       h('h3', {class: 'sr-only'}, 'Conditions'),
@@ -144,8 +139,7 @@ export async function render(root, {me, params}) {
       ], o.conditions || [], 'No conditions reported yet.'));
     startBtn.disabled = d.state !== 'Stopped' && phase !== 'Stopped' && phase !== 'Hibernated' && phase !== 'Failed';
     stopBtn.disabled = d.state === 'Stopped';
-    if (href) open.href = href;
-    open.hidden = !href || !(phase === 'Running' || phase === 'Hibernated');
+    open.hidden = !(phase === 'Running' || phase === 'Hibernated');
   }
 
   function showSettings() {

@@ -57,8 +57,7 @@ static const ctl_cmd_t commands[] = {
      ctl_cmd_start},
     {"stop", "clawctl stop [--user U]", "Stops your runtime; its storage stays.", ctl_cmd_stop},
     {"open", "clawctl open [--user U]",
-     "Prints your runtime's URL: the context's runtime-url, else where the controller\n"
-     "published it (status.url), else USER.HOST of the server.",
+     "Prints your runtime's URL (the context's runtime-url, else USER.HOST of the server).",
      ctl_cmd_open},
     {"events", "clawctl events [--user U] [--timeout SECONDS]",
      "Follows your runtime's status changes as they happen (Ctrl-C ends).", ctl_cmd_events},

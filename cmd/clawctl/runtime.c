@@ -111,18 +111,10 @@ int ctl_cmd_stop(ctl_t *ctl, int argc, char **argv) {
   return 0;
 }
 
-/* The runtime's URL: the context's runtime-url for one's own runtime, else the address the
- * controller published (observed.url, NULL if unknown), else USER.HOST[:PORT] of the
- * server. */
-static int runtime_url(const ctl_t *ctl, const char *user, const char *published, char *out,
-                       size_t n) {
+/* The runtime's URL: the context's runtime-url, else USER.HOST[:PORT] of the server. */
+static int runtime_url(const ctl_t *ctl, const char *user, char *out, size_t n) {
   if (ctl->ctx.runtime_url[0] && (!user || strcmp(user, ctl->ctx.user) == 0)) {
     cp_str_copy(out, n, ctl->ctx.runtime_url);
-    return 0;
-  }
-  if (published && (!strncmp(published, "http://", 7) || !strncmp(published, "https://", 8)) &&
-      strlen(published) < n && !strpbrk(published, " \t\r\n")) {
-    cp_str_copy(out, n, published);
     return 0;
   }
   const char *s = ctl->ctx.server;
@@ -143,8 +135,7 @@ int ctl_cmd_open(ctl_t *ctl, int argc, char **argv) {
   char user[64], url[1100], phase[32];
   ctl_str(rt, "user", user, sizeof user);
   ctl_str(cJSON_GetObjectItemCaseSensitive(rt, "observed"), "phase", phase, sizeof phase);
-  if (!user[0] ||
-      runtime_url(ctl, user, cp_json_strv(rt, "observed", "url", NULL), url, sizeof url) != 0) {
+  if (!user[0] || runtime_url(ctl, user, url, sizeof url) != 0) {
     fprintf(stderr, "clawctl open: cannot tell the runtime's URL; set it with clawctl config "
                     "set-context NAME --runtime-url URL\n");
     cJSON_Delete(rt);
@@ -171,7 +162,6 @@ typedef struct follow_s {
                      with our start yet, not news */
   char line[400]; /* the current progress text */
   char reason[400];
-  char url[1100]; /* observed.url, the address the controller published, "" until known */
   time_t began;
   unsigned ticks;
 } follow_t;
@@ -268,9 +258,6 @@ static int on_event(const char *event, const char *data, void *ud) {
     fflush(stdout);
   } else {
     judge(f, type ? type : "", rt);
-    const char *url = cp_json_strv(o, "url", NULL);
-    if (url && strlen(url) < sizeof f->url)
-      cp_str_copy(f->url, sizeof f->url, url);
     if (strcmp(line, f->line) != 0) {
       cp_str_copy(f->line, sizeof f->line, line);
       if (f->spinner)
@@ -283,10 +270,7 @@ static int on_event(const char *event, const char *data, void *ud) {
   return f->outcome ? 1 : 0;
 }
 
-/* Follows the runtime's event stream; with wait, until Ready or failure. url (may be
- * NULL) receives the address the last event published, "" if none. */
-static int follow(ctl_t *ctl, const char *user, long timeout_s, int wait, char *url,
-                  size_t url_len) {
+static int follow(ctl_t *ctl, const char *user, long timeout_s, int wait) {
   char path[512];
   int rc = runtime_path(user, "/events", path, sizeof path);
   if (rc)
@@ -296,8 +280,6 @@ static int follow(ctl_t *ctl, const char *user, long timeout_s, int wait, char *
   rc = cp_cli_stream(ctl->client, path, timeout_s * 1000, on_event, on_tick, &f, &st);
   if (f.spinner)
     fprintf(stderr, "\r\033[K%s\n", f.line);
-  if (url && url_len)
-    cp_str_copy(url, url_len, f.url);
   if (!wait)
     return rc == 0 || rc == CP_ETIMEOUT ? 0 : ctl_fail(ctl, "events", rc, &st);
   if (f.outcome == 1) {
@@ -345,11 +327,10 @@ int ctl_cmd_start(ctl_t *ctl, int argc, char **argv) {
   }
   cJSON_Delete(rt);
   fprintf(stderr, "Starting runtime %s...\n", user);
-  char published[1100] = "";
-  rc = follow(ctl, o[0].value, timeout, 1, published, sizeof published);
+  rc = follow(ctl, o[0].value, timeout, 1);
   if (rc == 0) {
     char url[1100];
-    if (runtime_url(ctl, user, published[0] ? published : NULL, url, sizeof url) == 0)
+    if (runtime_url(ctl, user, url, sizeof url) == 0)
       fprintf(stderr, "Runtime %s is ready: %s\n", user, url);
     else
       fprintf(stderr, "Runtime %s is ready.\n", user);
@@ -369,5 +350,5 @@ int ctl_cmd_events(ctl_t *ctl, int argc, char **argv) {
   }
   if ((rc = ctl_connect(ctl)))
     return rc;
-  return follow(ctl, o[0].value, timeout, 0, NULL, 0);
+  return follow(ctl, o[0].value, timeout, 0);
 }

@@ -29,10 +29,7 @@ trap 'ctl_cleanup; cleanup' EXIT
 db_url=$(pg_schema "$schema") || fail "PostgreSQL did not come up"
 setup_namespace
 apply_profile "$profile"
-traefik_crds # routes on: each runtime's status.url says where it opens
-runtime_origin=http://runtimes.ctl.test:18000
-start_controller controller --runtime-origin "$runtime_origin" \
-  --forward-auth-url http://127.0.0.1:9/internal/auth/forward
+start_controller controller
 log="$logdir/apiserver.log"
 CLAWPLANE_BOOTSTRAP_ADMIN=root CLAWPLANE_BOOTSTRAP_PASSWORD="$admin_pw" \
   timeout 900 "$api_bin" --listen 127.0.0.1:0 --database-url "$db_url" --runtime-namespace "$ns" \
@@ -164,17 +161,14 @@ has "$err" "No runtime yet; clawctl start creates it."
 run 0 start --wait --timeout 120
 has "$err" "^Starting runtime alice\.\.\.$"
 has "$err" "^(SNAPSHOT|ABSENT|MODIFIED): phase"
-# where the controller published it (status.url), not a host guessed from the server's
-has "$err" "^Runtime alice is ready: http://alice\.runtimes\.ctl\.test:18000/$"
+has "$err" "^Runtime alice is ready: http://alice.127.0.0.1:$port/$"
 hasnt "$err" $'\r' # not a terminal: plain lines, no spinner
 run 0 status
 has "$out" "^USER +STATE +PHASE +READY +PROFILE +RESTARTS +MESSAGE$"
 has "$out" "^alice +Running +Running +True +$profile +0"
 run 0 -o json status
 [ "$(jq -r .observed.phase <<<"$out")" = Running ] || fail "status json: $out"
-run 0 open
-[ "$out" = "http://alice.runtimes.ctl.test:18000/" ] || fail "open: $out"
-run 0 config set-context alice --runtime-url https://alice.runtimes.example # wins: set by hand
+run 0 config set-context alice --runtime-url https://alice.runtimes.example
 run 0 open
 [ "$out" = "https://alice.runtimes.example" ] || fail "open: $out"
 run 0 -o json events --timeout 3

@@ -28,13 +28,7 @@ trap 'dash_cleanup; cleanup' EXIT
 db_url=$(pg_schema "$schema") || fail "PostgreSQL did not come up"
 setup_namespace
 apply_profile "$profile"
-# Routes on, as the chart turns them on beside Traefik: the controller publishes each
-# runtime at USER.runtimes.dash.test and says so in status.url, which the Open link
-# follows (no Traefik runs here).
-traefik_crds
-runtime_origin=http://runtimes.dash.test:18000
-start_controller controller --runtime-origin "$runtime_origin" \
-  --forward-auth-url http://127.0.0.1:9/internal/auth/forward
+start_controller controller
 log="$logdir/apiserver.log"
 CLAWPLANE_BOOTSTRAP_ADMIN=root CLAWPLANE_BOOTSTRAP_PASSWORD="$admin_pw" \
   timeout 900 "$api_bin" --listen 127.0.0.1:0 --database-url "$db_url" --runtime-namespace "$ns" \
@@ -89,7 +83,7 @@ say "Chromium: the user and admin journeys (test/browser/dashboard.test.mjs)"
 shots="$build/test/browser-screenshots"
 rm -rf "$shots"
 DASH_URL="$url" DASH_ADMIN=root DASH_ADMIN_PASSWORD="$admin_pw" DASH_DATABASE_URL="$db_url" \
-  DASH_SCREENSHOTS="$shots" DASH_RUNTIME_ORIGIN="$runtime_origin" CHROMIUM="$chromium" \
+  DASH_SCREENSHOTS="$shots" CHROMIUM="$chromium" \
   timeout 600 node "$browser_dir/dashboard.test.mjs" || fail "browser tests failed (apiserver log: $(tail -20 "$log"))"
 n=$(find "$shots" -name '*.png' | wc -l)
 [ "$n" -ge 20 ] || fail "expected screenshots of every page at two widths, found $n"

@@ -87,18 +87,6 @@ start_controller() {
   fail "controller did not start serving HTTP"
 }
 
-# traefik_crds: applies Traefik's CRDs (built by hack/build-runtime), so a controller given
-# --runtime-origin and --forward-auth-url publishes each runtime (IngressRoute, status.url)
-# as it does beside a real Traefik; no Traefik runs.
-traefik_crds() {
-  local f=${CLAWPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/clawplane}/traefik-crds.yaml
-  [ -f "$f" ] || fail "no $f: run hack/build-runtime"
-  kubectl apply --server-side --force-conflicts --field-manager=clawplane-local-traefik -f "$f" \
-    >/dev/null || fail "could not apply Traefik's CRDs"
-  kubectl wait --for=condition=Established -f "$f" --timeout=60s >/dev/null ||
-    fail "Traefik's CRDs did not become Established"
-}
-
 # apply_profile <name> <extra spec yaml lines...>
 apply_profile() {
   local name=$1
