@@ -964,8 +964,6 @@ static int reconcile(worker_t *w, const char *key, double *requeue_after) {
                ? cp_json_strv(ur, "status", "startedAt", NULL)
                : "");
   cp_desired_endpoint(ur, r.st.endpoint, sizeof r.st.endpoint);
-  if (c->inf[INF_ROUTE]) /* published through the ingress: where a browser opens it */
-    (void)cp_desired_url(ur, &c->o.desired, r.st.url, sizeof r.st.url);
 
   const char *pname = cp_json_strv(ur, "spec", "profile", NULL);
   if (!pname)

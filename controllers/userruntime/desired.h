@@ -191,12 +191,6 @@ int cp_desired_config(const cJSON *ur, const cJSON *profile, const cp_desired_op
 int cp_desired_route(const cJSON *ur, const cp_desired_opts_t *opts, cJSON **mw, cJSON **route,
                      char *err, size_t errlen);
 
-/* Writes the address a browser opens for runtime N, "scheme://U.domain[:port]/" from
- * opts.runtime_origin, for status.url: what cp_desired_route publishes. Returns 0,
- * CP_ENOTFOUND when routes are off (as cp_desired_route), CP_EINVAL (no spec.user, or an
- * origin that is not http(s)://domain[:port]) or CP_ETOOBIG (buf too small). */
-int cp_desired_url(const cJSON *ur, const cp_desired_opts_t *opts, char *buf, size_t len);
-
 /* The ClusterIP Service N: port 18789 "gateway" (and with opts.files_image port 8090
  * "files") to the pod selected by the instance labels. Needs no profile. Returns as
  * cp_desired_pod. */

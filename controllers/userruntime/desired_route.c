@@ -137,25 +137,3 @@ int cp_desired_route(const cJSON *ur, const cp_desired_opts_t *opts, cJSON **mw,
   *route = r;
   return 0;
 }
-
-int cp_desired_url(const cJSON *ur, const cp_desired_opts_t *opts, char *buf, size_t len) {
-  cp__desired_ident_t id;
-  cp_desired_opts_t o = cp__desired_opts(opts);
-  if (!buf || len == 0)
-    return CP_EINVAL;
-  buf[0] = '\0';
-  if (!o.forward_auth_url || !*o.forward_auth_url || !o.runtime_origin || !*o.runtime_origin)
-    return CP_ENOTFOUND;
-  if (cp__desired_ident(ur, &id, NULL, 0) < 0)
-    return CP_EINVAL;
-  char origin[400];
-  int rc = cp__desired_user_origin(&o, id.user, origin, sizeof origin);
-  if (rc < 0)
-    return rc;
-  int n = snprintf(buf, len, "%s/", origin);
-  if (n < 0 || (size_t)n >= len) {
-    buf[0] = '\0';
-    return CP_ETOOBIG;
-  }
-  return 0;
-}

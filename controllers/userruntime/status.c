@@ -140,8 +140,8 @@ int cp_ur_status_matches(const cJSON *ur, const cp_ur_status_t *st) {
   if (st->phase && !str_is(s, "phase", st->phase))
     return 0;
   return str_is(s, "message", st->message) && str_is(s, "podName", st->pod_name) &&
-         str_is(s, "endpoint", st->endpoint) && str_is(s, "url", st->url) &&
-         str_is(s, "startedAt", st->started_at) && num_is(s, "restarts", st->restarts) &&
+         str_is(s, "endpoint", st->endpoint) && str_is(s, "startedAt", st->started_at) &&
+         num_is(s, "restarts", st->restarts) &&
          num_is(s, "observedGeneration", st->observed_generation) &&
          cond_matches(ur, "Ready", &st->ready, st->observed_generation) &&
          cond_matches(ur, "Progressing", &st->progressing, st->observed_generation) &&
@@ -169,7 +169,6 @@ uint64_t cp_ur_status_digest(const cp_ur_status_t *st) {
   h = mix(h, st->message);
   h = mix(h, st->pod_name);
   h = mix(h, st->endpoint);
-  h = mix(h, st->url);
   h = mix(h, st->started_at);
   h = mix_num(h, st->restarts);
   h = mix_num(h, st->observed_generation);
@@ -225,8 +224,6 @@ cJSON *cp_ur_status_body(const cJSON *ur, const cp_ur_status_t *st, double now) 
     cJSON_AddStringToObject(s, "podName", st->pod_name);
   if (*st->endpoint)
     cJSON_AddStringToObject(s, "endpoint", st->endpoint);
-  if (*st->url)
-    cJSON_AddStringToObject(s, "url", st->url);
   if (*st->started_at)
     cJSON_AddStringToObject(s, "startedAt", st->started_at);
   cJSON_AddNumberToObject(s, "restarts", (double)st->restarts);

@@ -45,7 +45,6 @@ typedef struct cp_ur_status_s {
   char message[256];
   char pod_name[254]; /* "" when there is no pod */
   char endpoint[320];
-  char url[400];       /* what a browser opens through the ingress; "" without routes */
   char started_at[40]; /* "" : not started */
   long restarts;
   long observed_generation;

@@ -145,10 +145,11 @@ cJSON *cp_api_runtime_view(const cJSON *ur) {
                                       "storage", "idleTimeout", NULL};
   for (const char *const *k = dkeys; ok && *k; k++)
     ok = copy(d, spec, *k);
-  static const char *const okeys[] = {
-      "phase",     "message",          "podName",  "endpoint",           "url",
-      "startedAt", "lastActivityTime", "restarts", "observedGeneration", "conditions",
-      NULL};
+  static const char *const okeys[] = {"phase",      "message",
+                                      "podName",    "endpoint",
+                                      "startedAt",  "lastActivityTime",
+                                      "restarts",   "observedGeneration",
+                                      "conditions", NULL};
   for (const char *const *k = okeys; ok && *k; k++)
     ok = copy(o, st, *k);
   const char *ready = cp_json_strv(condition(ur, "Ready"), "status", NULL);

@@ -50,7 +50,7 @@ int cp_api_runtime_apply_body(const cJSON *current, const char *ns, const char *
 /* The user-facing view of a UserRuntime:
  *   {"name","namespace","user","generation","resourceVersion","createdAt",
  *    "desired":{"state","profile","image","resources","storage","idleTimeout"},
- *    "observed":{"phase","ready","message","podName","endpoint","url","startedAt",
+ *    "observed":{"phase","ready","message","podName","endpoint","startedAt",
  *                "lastActivityTime","restarts","observedGeneration","conditions"}}
  * Members absent from the object are omitted (observed is {} before the controller saw
  * it). Returns a new tree (caller frees) or NULL on ENOMEM. */

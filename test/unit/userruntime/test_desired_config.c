@@ -189,24 +189,6 @@ static void route_sends_every_request_through_forward_auth(void **state) {
   cJSON_Delete(rt);
 }
 
-static void url_is_the_published_address(void **state) {
-  fx_t *f = *state;
-  char url[400] = "x";
-  cp_desired_opts_t o = {.runtime_origin = "https://runtimes.example.com:8443"};
-  assert_int_equal(cp_desired_url(f->ur, &o, url, sizeof url), CP_ENOTFOUND); /* no route */
-  assert_string_equal(url, "");
-  o.forward_auth_url = "http://api.sys.svc:8080/internal/auth/forward";
-  assert_int_equal(cp_desired_url(f->ur, &o, url, sizeof url), 0);
-  assert_string_equal(url, "https://alice.runtimes.example.com:8443/");
-  o.runtime_origin = "http://runtimes.clawplane.localhost";
-  assert_int_equal(cp_desired_url(f->ur, &o, url, sizeof url), 0);
-  assert_string_equal(url, "http://alice.runtimes.clawplane.localhost/");
-  assert_int_equal(cp_desired_url(f->ur, &o, url, 20), CP_ETOOBIG);
-  assert_string_equal(url, "");
-  o.runtime_origin = "ftp://x";
-  assert_int_equal(cp_desired_url(f->ur, &o, url, sizeof url), CP_EINVAL);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(gateway_trusts_only_the_ingress_for_the_owner, setup,
@@ -216,7 +198,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(profile_proxies_win_over_the_flag, setup, teardown),
       cmocka_unit_test_setup_teardown(bad_settings_are_refused_by_name, setup, teardown),
       cmocka_unit_test_setup_teardown(route_off_without_origin_or_auth, setup, teardown),
-      cmocka_unit_test_setup_teardown(url_is_the_published_address, setup, teardown),
       cmocka_unit_test_setup_teardown(route_sends_every_request_through_forward_auth, setup,
                                       teardown),
   };

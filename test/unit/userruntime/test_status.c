@@ -141,30 +141,6 @@ static void generation_change_needs_a_write(void **state) {
   cJSON_Delete(ur);
 }
 
-static void published_url_is_written_and_compared(void **state) {
-  (void)state;
-  cp_ur_status_t st = running();
-  cJSON *ur = ur_with_status(NULL);
-  cJSON *body = cp_ur_status_body(ur, &st, 1000);
-  assert_null(cp_json_getv(body, "status", "url", NULL)); /* no routes: no url */
-  cJSON_Delete(ur);
-  ur = ur_with_status(body);
-  assert_true(cp_ur_status_matches(ur, &st));
-  uint64_t without = cp_ur_status_digest(&st);
-  snprintf(st.url, sizeof st.url, "https://alice.runtimes.example.com/");
-  assert_false(cp_ur_status_matches(ur, &st)); /* routes turned on: one write */
-  assert_true(cp_ur_status_digest(&st) != without);
-  cJSON *again = cp_ur_status_body(ur, &st, 2000);
-  assert_string_equal(cp_json_strv(again, "status", "url", NULL),
-                      "https://alice.runtimes.example.com/");
-  cJSON_Delete(ur);
-  ur = ur_with_status(again);
-  assert_true(cp_ur_status_matches(ur, &st));
-  cJSON_Delete(again);
-  cJSON_Delete(body);
-  cJSON_Delete(ur);
-}
-
 static void digest_tells_statuses_apart(void **state) {
   (void)state;
   cp_ur_status_t a = running(), b = running();
@@ -194,7 +170,6 @@ int main(void) {
       cmocka_unit_test(classifies_pods),
       cmocka_unit_test(unchanged_status_needs_no_write_and_keeps_times),
       cmocka_unit_test(generation_change_needs_a_write),
-      cmocka_unit_test(published_url_is_written_and_compared),
       cmocka_unit_test(digest_tells_statuses_apart),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
