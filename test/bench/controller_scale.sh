@@ -2,7 +2,7 @@
 # Controller at scale, on the local control plane (not a ctest test; run it by hand, on a
 # fresh cluster with enough kwok nodes, e.g. CLAWPLANE_NODES=20 for 1,000 runtimes; for
 # 10,000, CLAWPLANE_NODES=200 CLAWPLANE_KCM_QPS=400 CLAWPLANE_VOLUME_BINDING=0 and
-# CP_BENCH_FLOOR=0, see below; CLAWPLANE_VOLUME_BINDING=0 takes kube-controller-manager's
+# CP_BENCH_TIMEOUT=6600 (about 95 minutes with the floor, or CP_BENCH_FLOOR=0); CLAWPLANE_VOLUME_BINDING=0 takes kube-controller-manager's
 # PV binder, one claim at a time and 2-3 a second once thousands exist, out of both the
 # convergence and the floor: claims stay Pending and pods run without waiting for them):
 #   hack/local-cluster up
@@ -28,7 +28,7 @@
 #     runtime) created directly by CP_BENCH_FLOOR_CONCURRENCY (32) parallel clients in a
 #     second namespace on the same cluster right after, timed until every pod is Ready,
 #     and the ratio convergence / floor (CP_BENCH_FLOOR=0 leaves it out: at 10,000 runtimes
-#     the floor alone takes about as long as the convergence).
+#     the floor alone takes about as long as the convergence, 50 minutes on 2 cores).
 # The controller runs with CP_BENCH_WORKERS (16) workers and CP_BENCH_QPS (500) requests per
 # second per client so the API server, not the controller, is the limit, and a resync every
 # CP_BENCH_RESYNC seconds (30). The runtimes are applied by CP_BENCH_CREATE_CONCURRENCY (8)
