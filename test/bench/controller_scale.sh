@@ -2,9 +2,10 @@
 # Controller at scale, on the local control plane (not a ctest test; run it by hand, on a
 # fresh cluster with enough kwok nodes, e.g. CLAWPLANE_NODES=20 for 1,000 runtimes; for
 # 10,000, CLAWPLANE_NODES=200 CLAWPLANE_KCM_QPS=400 CLAWPLANE_VOLUME_BINDING=0 and
-# CP_BENCH_TIMEOUT=6600 (about 95 minutes with the floor, or CP_BENCH_FLOOR=0); CLAWPLANE_VOLUME_BINDING=0 takes kube-controller-manager's
-# PV binder, one claim at a time and 2-3 a second once thousands exist, out of both the
-# convergence and the floor: claims stay Pending and pods run without waiting for them):
+# CP_BENCH_TIMEOUT=6600 (about 95 minutes with the floor, or CP_BENCH_FLOOR=0);
+# CLAWPLANE_VOLUME_BINDING=0 takes kube-controller-manager's PV binder, one claim at a time
+# and 2-3 a second once thousands exist, out of both the convergence and the floor: claims
+# stay Pending and pods run without waiting for them):
 #   hack/local-cluster up
 #   CP_BUILD_DIR=build/default CP_SOURCE_DIR=$PWD hack/local-cluster exec test/bench/controller_scale.sh [N] [STEADY_SECONDS]
 # Creates N UserRuntimes at once (default 100) and prints, each line starting "result:" and
@@ -108,8 +109,8 @@ wait_ready() {
   done
 }
 
-# run_floor <namespace with the runtimes' children>: the floor, in $floor_ns; sets floor,
-# nobj, created and floor_counts.
+# run_floor <namespace with the runtimes' children>: the floor, in $floor_ns; prints its
+# figures and sets floor.
 run_floor() {
   local src_ns=$1
   say "floor: the same children created directly by $floor_par clients in $floor_ns"
@@ -138,15 +139,16 @@ run_floor() {
   polls=0
   wait_ready "$floor_ns" pod "$nobj_pods"
   floor=$(since "$t3")
-  floor_counts=$(api_delta "$af0" "$(api_counts)")
+  printf 'result: floor_seconds=%s floor_objects=%d floor_created_seconds=%s floor_clients=%d\n' \
+    "$floor" "$nobj" "$created" "$floor_par"
+  printf 'result: apiserver requests by verb for the floor: %s\n' \
+    "$(api_delta "$af0" "$(api_counts)" | by_verb)"
 }
 
 # CP_BENCH_FLOOR_ONLY=NAMESPACE: only the floor, from the children of runtimes a kept run
 # left in NAMESPACE (their count is N), for a floor measured apart from a long convergence.
 if [ -n "${CP_BENCH_FLOOR_ONLY:-}" ]; then
   run_floor "$CP_BENCH_FLOOR_ONLY"
-  printf 'result: floor_seconds=%s floor_objects=%d floor_created_seconds=%s floor_clients=%d\n' "$floor" "$nobj" "$created" "$floor_par"
-  printf 'result: apiserver requests by verb for the floor: %s\n' "$(by_verb <<<"$floor_counts")"
   exit 0
 fi
 
@@ -254,9 +256,8 @@ printf 'result: restart_to_synced_seconds=%s restart_cpu_seconds_to_synced=%s li
 
 if [ "$with_floor" != 0 ]; then
   run_floor "$ns"
-  printf 'result: convergence_seconds=%s floor_seconds=%s ratio=%s floor_objects=%d floor_created_seconds=%s floor_clients=%d\n' \
-    "$conv" "$floor" "$(echo "scale=2; $conv / $floor" | bc)" "$nobj" "$created" "$floor_par"
-  printf 'result: apiserver requests by verb for the floor: %s\n' "$(by_verb <<<"$floor_counts")"
+  printf 'result: convergence_seconds=%s floor_seconds=%s ratio=%s\n' \
+    "$conv" "$floor" "$(echo "scale=2; $conv / $floor" | bc)"
 fi
 [ $((w1 - w0)) = 0 ] || fail "the controller wrote $((w1 - w0)) times at steady state"
 [ "$restart_writes" = 0 ] || fail "the controller wrote $restart_writes times after a restart"
