@@ -60,7 +60,10 @@ CLAWPLANE_TRAEFIK_ADMIN_PORT=$(free_port)
 export CLAWPLANE_TRAEFIK_PORT CLAWPLANE_TRAEFIK_ADMIN_PORT
 web="http://127.0.0.1:$CLAWPLANE_TRAEFIK_PORT"
 
-host_ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')
+# Not an address on lo: the runtime and files tests add theirs there (10.240.N.2/32, scope
+# global too) and delete it when they end, which took a backend bound to it away mid-test.
+host_ip=$(ip -4 -o addr show scope global 2>/dev/null |
+  awk '$2 != "lo" {split($4, a, "/"); print a[1]; exit}')
 [ -n "$host_ip" ] || fail "this machine has no non-loopback IPv4 address for the EndpointSlice"
 say "local servers: backend on $host_ip, ForwardAuth on 127.0.0.1"
 start_server backend "$host_ip" "$work/backend.port" "$work/backend.requests"
